@@ -1,0 +1,24 @@
+# Two commands on a fresh machine: `make run` (the main job) and `make test`. Each builds the venv on first use.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+# torch==2.13.0 is pinned in the install so pip takes the CPU build instead of a multi-GB CUDA one.
+TORCH ?= torch==2.13.0
+
+$(BIN)/nograd: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet "$(TORCH)" -e ".[dev]"
+	touch $@
+
+.PHONY: install run test lint bench
+install: $(BIN)/nograd
+
+run: install
+	$(BIN)/nograd train
+
+test: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python benchmarks/run_all.py
