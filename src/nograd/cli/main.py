@@ -1,0 +1,192 @@
+"""The ``nograd`` command. Argument parsing only: everything it does is a call into the library."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from nograd.errors import ConfigError, NogradError
+
+__all__ = ["main", "cli", "parse_overrides"]
+
+EXIT_USAGE = 2
+
+
+def parse_overrides(items: tuple[str, ...]) -> dict[str, Any]:
+    """``("method.sigma=0.05", "task.train_size=1000")`` → nested dict; values are read as YAML scalars/lists."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key or any(not part for part in key.split(".")):
+            raise ConfigError(
+                f"An override must look like section.key=value (e.g. method.sigma=0.05). Got {item!r} instead."
+            )
+        try:
+            value = yaml.safe_load(raw) if raw != "" else None
+        except yaml.YAMLError:
+            value = raw
+        node = out
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"Override {item!r} conflicts with an earlier override of '{part}'.")
+        node[leaf] = value
+    return out
+
+
+def _load_config_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"Config file {path} does not exist.")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"Config file {path} is not valid YAML: {str(err).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"Config file {path} must hold a mapping of sections (task, method, budget, ...).")
+    return data
+
+
+class _Cli(click.Group):
+    """Every usage error and every NogradError is one line on stderr and exit code 2, never a traceback."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        try:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as err:  # `nograd` alone: help, not an error
+            click.echo(err.ctx.get_help() if err.ctx else str(err))
+            sys.exit(0)
+        except click.UsageError as err:
+            click.echo(f"nograd: error: {err.format_message()}", err=True)
+            sys.exit(EXIT_USAGE)
+        except click.exceptions.Abort:
+            click.echo("nograd: aborted", err=True)
+            sys.exit(130)
+        except NogradError as err:
+            click.echo(f"nograd: error: {err}", err=True)
+            sys.exit(EXIT_USAGE)
+        except KeyboardInterrupt:
+            click.echo(
+                "nograd: interrupted; the last checkpoint is saved (resume with `nograd resume RUN_DIR`)", err=True
+            )
+            sys.exit(130)
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="nograd")
+def cli() -> None:
+    """Train neural networks without backpropagation."""
+
+
+@cli.command(context_settings={"ignore_unknown_options": False})
+@click.argument("task", required=False)
+@click.argument("overrides", nargs=-1)
+@click.option("-m", "--method", help="Training method (see `nograd methods`). Default: hillclimb.")
+@click.option("-b", "--budget", help="When to stop: '200k' evaluations, '500 steps', '30s', '2min'.")
+@click.option("-s", "--seed", type=int, help="Seed of the data split, the initial weights and the method.")
+@click.option("-o", "--out", type=click.Path(file_okay=False), help="Folder for run folders. Default: runs.")
+@click.option(
+    "-c",
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="YAML config file; options and KEY=VALUE overrides win over it.",
+)
+@click.option("--device", help="cpu (default) or cuda.")
+@click.option("--backend", help="Population evaluation: vectorized (default) or serial.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def train(
+    task: str | None,
+    overrides: tuple[str, ...],
+    method: str | None,
+    budget: str | None,
+    seed: int | None,
+    out: str | None,
+    config_file: Path | None,
+    device: str | None,
+    backend: str | None,
+    quiet: bool,
+) -> None:
+    """Train TASK (default: addition) and save a run folder.
+
+    OVERRIDES are section.key=value pairs, e.g. method.sigma=0.05 task.train_size=1000 model.hidden=[8,8].
+    """
+    from nograd.config import deep_merge, parse_budget
+    from nograd.train import train as run_training
+
+    if task is not None and "=" in task:  # `nograd train method.sigma=0.1`: an override, not a task
+        overrides, task = (task, *overrides), None
+    config = _load_config_file(config_file) if config_file else {}
+    config = deep_merge(config, parse_overrides(overrides))
+    flags: dict[str, Any] = {}
+    if task is not None:
+        flags["task"] = {"name": task}
+    if method is not None:
+        flags["method"] = {"name": method}
+    if budget is not None:
+        flags["budget"] = parse_budget(budget)
+    for key, value in (("seed", seed), ("out", out), ("device", device), ("backend", backend)):
+        if value is not None:
+            flags[key] = value
+    if "method" in flags and config.get("method", {}).get("name") not in (None, method):
+        config["method"] = {}  # options of another method from the config file do not apply
+    if "budget" in flags:
+        config.pop("budget", None)
+    trainer = run_training(deep_merge(config, flags), progress=not quiet)
+    _print_summary(trainer.summary())
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def resume(run_dir: Path, quiet: bool) -> None:
+    """Continue an interrupted run from its last checkpoint."""
+    from nograd.train import resume as resume_training
+
+    trainer = resume_training(run_dir, progress=not quiet)
+    _print_summary(trainer.summary())
+
+
+@cli.command()
+def methods() -> None:
+    """List the training methods."""
+    from nograd.optim import METHODS
+
+    width = max(map(len, METHODS))
+    for spec in METHODS.values():
+        click.echo(f"{spec.name:<{width}}  {spec.summary}")
+
+
+@cli.command()
+def tasks() -> None:
+    """List the tasks."""
+    from nograd.tasks import TASKS
+
+    width = max(map(len, TASKS))
+    for cls in TASKS.values():
+        click.echo(f"{cls.name:<{width}}  {cls.summary}")
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    if "test_acc" not in summary:
+        click.echo(f"run folder: {summary.get('run_dir')}")
+        return
+    click.echo(
+        f"{summary['task']} by {summary['method']} (seed {summary['seed']}): "
+        f"held-out accuracy {summary['test_acc']:.2%}, train accuracy {summary['train_acc']:.2%}, "
+        f"train loss {summary['train_loss']:.3g} after {summary['evaluations']:,} evaluations "
+        f"in {summary['wall_seconds']:.1f}s"
+    )
+    click.echo(f"run folder: {summary['run_dir']}")
+
+
+def main() -> None:
+    cli(prog_name="nograd")
+
+
+if __name__ == "__main__":
+    main()

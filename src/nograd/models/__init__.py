@@ -1,0 +1,52 @@
+"""The model zoo: ``nn.Module`` builders by name, each taking the task's input shape and output count."""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+from nograd._validation import check_unknown_keys, unknown_name_error
+from nograd.errors import ConfigError
+from nograd.models.mlp import ACTIVATIONS, MLP
+
+__all__ = ["MLP", "ACTIVATIONS", "MODELS", "register_model", "build_model", "model_options"]
+
+ModelBuilder = Callable[..., nn.Module]
+MODELS: dict[str, ModelBuilder] = {}
+
+
+def register_model(name: str) -> Callable[[ModelBuilder], ModelBuilder]:
+    def wrap(builder: ModelBuilder) -> ModelBuilder:
+        MODELS[name] = builder
+        return builder
+
+    return wrap
+
+
+@register_model("mlp")
+def _mlp(input_shape: tuple[int, ...], num_outputs: int, hidden=(2, 2), activation="relu", bias=True) -> nn.Module:
+    return MLP(math.prod(input_shape), num_outputs, hidden=tuple(hidden), activation=activation, bias=bias)
+
+
+def model_options(name: str) -> dict[str, Any]:
+    """The options of model ``name`` with their defaults."""
+    if name not in MODELS:
+        raise unknown_name_error("model", name, MODELS)
+    sig = inspect.signature(MODELS[name])
+    return {
+        k: list(p.default) if isinstance(p.default, tuple) else p.default for k, p in list(sig.parameters.items())[2:]
+    }
+
+
+def build_model(name: str, input_shape: tuple[int, ...], num_outputs: int, **options: Any) -> nn.Module:
+    check_unknown_keys(f"model '{name}'", options, model_options(name))
+    try:
+        return MODELS[name](tuple(input_shape), num_outputs, **options)
+    except (TypeError, ValueError) as err:
+        if isinstance(err, ConfigError):
+            raise
+        raise ConfigError(f"Bad option for model '{name}': {err}") from None

@@ -1,0 +1,18 @@
+"""Optimizers that train without backpropagation, one per file, all with the ``torch.optim`` contract."""
+
+from nograd.optim.base import GradientFreeOptimizer, PopulationClosure
+from nograd.optim.hill_climb import HillClimb
+from nograd.optim.random_search import RandomSearch
+from nograd.optim.registry import METHODS, MethodSpec, build_optimizer, get_method, register_method
+
+__all__ = [
+    "GradientFreeOptimizer",
+    "PopulationClosure",
+    "HillClimb",
+    "RandomSearch",
+    "METHODS",
+    "MethodSpec",
+    "build_optimizer",
+    "get_method",
+    "register_method",
+]

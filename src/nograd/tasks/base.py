@@ -1,0 +1,123 @@
+"""What a task is: data (or an environment), the loss every method minimises, and the metrics reported.
+
+A task never knows which method uses it. Its minibatches are addressed by step, so any process that holds the
+task draws the same batch for the same step.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from nograd._validation import Interval, validate_params
+from nograd.errors import ConfigError
+from nograd.seeding import addressed_generator
+
+__all__ = ["Task", "SupervisedTask", "ClassificationTask"]
+
+
+class Task(ABC):
+    """Base class. Subclasses set ``name``, ``summary``, ``input_shape`` and ``num_outputs``."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    #: The model this task trains unless the user picks another: model registry name and options.
+    default_model: ClassVar[dict[str, Any]] = {"name": "mlp"}
+
+    input_shape: tuple[int, ...]
+    num_outputs: int
+
+    def __init__(self, seed: int = 0, device: str | torch.device = "cpu"):
+        self.seed = seed
+        self.device = torch.device(device)
+
+    @abstractmethod
+    def train_batch(self, step: int) -> tuple[Tensor, Tensor]:
+        """Inputs and targets that every candidate of ``step`` is scored on."""
+
+    @abstractmethod
+    def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        """Mean loss of one model's outputs, a scalar; must work under ``torch.func.vmap``."""
+
+    @abstractmethod
+    def metrics(self, model: nn.Module) -> dict[str, float]:
+        """``train_loss``, ``train_acc`` and ``test_acc`` of ``model`` (held-out data for the last)."""
+
+
+class SupervisedTask(Task):
+    """A fixed train/test split with full-batch or addressed minibatch training.
+
+    Subclasses call ``_set_data`` and implement ``loss`` and ``correct``.
+    """
+
+    eval_chunk: ClassVar[int] = 10_000
+
+    def __init__(self, seed: int = 0, device: str | torch.device = "cpu", batch_size: int | None = None):
+        super().__init__(seed, device)
+        validate_params(
+            type(self).__name__, {"batch_size": batch_size}, {"batch_size": Interval(int, 1, None, allow_none=True)}
+        )
+        self.batch_size = batch_size
+
+    def _set_data(self, x_train: Tensor, y_train: Tensor, x_test: Tensor, y_test: Tensor) -> None:
+        if len(x_train) == 0 or len(x_test) == 0:
+            raise ConfigError(f"Task '{self.name}' needs non-empty train and test sets.")
+        self.x_train, self.y_train = x_train.to(self.device), y_train.to(self.device)
+        self.x_test, self.y_test = x_test.to(self.device), y_test.to(self.device)
+        self.input_shape = tuple(x_train.shape[1:])
+        if self.batch_size is not None and self.batch_size > len(x_train):
+            raise ConfigError(
+                f"The 'batch_size' option of task '{self.name}' must be at most the training set size "
+                f"({len(x_train)}). Got {self.batch_size} instead."
+            )
+
+    def train_batch(self, step: int) -> tuple[Tensor, Tensor]:
+        n = len(self.x_train)
+        if self.batch_size is None or self.batch_size == n:
+            return self.x_train, self.y_train
+        per_epoch = n // self.batch_size
+        epoch, index = divmod(step, per_epoch)
+        generator = addressed_generator("batches", self.seed, epoch)
+        order = torch.randperm(n, generator=generator)[index * self.batch_size : (index + 1) * self.batch_size]
+        order = order.to(self.device)
+        return self.x_train[order], self.y_train[order]
+
+    @abstractmethod
+    def correct(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        """A bool per example: is the prediction right."""
+
+    @torch.no_grad()
+    def metrics(self, model: nn.Module) -> dict[str, float]:
+        was_training = model.training
+        model.eval()
+        try:
+            train_loss, train_acc = self._score(model, self.x_train, self.y_train)
+            _, test_acc = self._score(model, self.x_test, self.y_test)
+        finally:
+            model.train(was_training)
+        return {"train_loss": train_loss, "train_acc": train_acc, "test_acc": test_acc}
+
+    def _score(self, model: nn.Module, x: Tensor, y: Tensor) -> tuple[float, float]:
+        total_loss, total_correct = 0.0, 0
+        for start in range(0, len(x), self.eval_chunk):
+            xb, yb = x[start : start + self.eval_chunk], y[start : start + self.eval_chunk]
+            out = model(xb)
+            total_loss += float(self.loss(out, yb)) * len(xb)
+            total_correct += int(self.correct(out, yb).sum())
+        loss = total_loss / len(x)
+        return (math.inf if math.isnan(loss) else loss), total_correct / len(x)
+
+
+class ClassificationTask(SupervisedTask):
+    """Cross-entropy on integer labels; accuracy of the argmax."""
+
+    def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        return F.cross_entropy(outputs, targets)
+
+    def correct(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        return outputs.argmax(-1) == targets
