@@ -72,7 +72,7 @@ class Evaluator(ABC):
         loss = self.task.loss(self.model(x), y)
         loss.backward()
         self._count(1)
-        return float(loss)
+        return float(loss.detach())
 
     @torch.no_grad()
     def evaluate_population(self, candidates: Tensor) -> Tensor:

@@ -29,7 +29,13 @@ def register_model(name: str) -> Callable[[ModelBuilder], ModelBuilder]:
 
 @register_model("mlp")
 def _mlp(input_shape: tuple[int, ...], num_outputs: int, hidden=(2, 2), activation="relu", bias=True) -> nn.Module:
-    return MLP(math.prod(input_shape), num_outputs, hidden=tuple(hidden), activation=activation, bias=bias)
+    return MLP(
+        math.prod(input_shape),
+        num_outputs,
+        hidden=tuple(hidden) if isinstance(hidden, list | tuple) else hidden,
+        activation=activation,
+        bias=bias,
+    )
 
 
 def model_options(name: str) -> dict[str, Any]:
