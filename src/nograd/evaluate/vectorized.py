@@ -2,7 +2,8 @@
 
 ``vmap`` over ``functional_call`` turns the per-candidate matmuls into batched ones; when the candidates share
 their input (the first layer) PyTorch's batching rule folds them into one large GEMM, which is where most of
-the time of a wide first layer goes.
+the time of a wide first layer goes. Plain MLPs skip ``vmap`` for a written-out batched forward
+(``batched_mlp``), which is several times faster for small networks.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
 from nograd.evaluate.base import Evaluator
+from nograd.evaluate.batched_mlp import batched_sequential_forward
 from nograd.tasks.base import Task
 
 __all__ = ["VectorizedEvaluator"]
@@ -22,6 +24,7 @@ class VectorizedEvaluator(Evaluator):
     def __init__(self, task: Task, model: nn.Module, chunk_size: int | None = None):
         super().__init__(task, model, chunk_size)
         buffers = dict(model.named_buffers())
+        self._mlp_forward = batched_sequential_forward(model)
 
         def loss_of(params: dict[str, Tensor], x: Tensor, y: Tensor) -> Tensor:
             return task.loss(functional_call(model, (params, buffers), (x,)), y)
@@ -30,4 +33,7 @@ class VectorizedEvaluator(Evaluator):
 
     def _evaluate(self, candidates: Tensor) -> Tensor:
         x, y = self.batch()
-        return self._batched_loss(self.layout.unflatten(candidates), x, y)
+        params = self.layout.unflatten(candidates)
+        if self._mlp_forward is not None:
+            return self.task.population_loss(self._mlp_forward(params, x), y)
+        return self._batched_loss(params, x, y)

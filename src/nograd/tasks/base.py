@@ -44,6 +44,10 @@ class Task(ABC):
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
         """Mean loss of one model's outputs, a scalar; must work under ``torch.func.vmap``."""
 
+    def population_loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        """``loss`` of each of P models at once: ``outputs`` is ``[P, N, ...]``, the result ``[P]``."""
+        return torch.func.vmap(self.loss, in_dims=(0, None))(outputs, targets)
+
     @abstractmethod
     def metrics(self, model: nn.Module) -> dict[str, float]:
         """``train_loss``, ``train_acc`` and ``test_acc`` of ``model`` (held-out data for the last)."""
@@ -118,6 +122,11 @@ class ClassificationTask(SupervisedTask):
 
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
         return F.cross_entropy(outputs, targets)
+
+    def population_loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        log_probs = outputs.log_softmax(-1)
+        picked = log_probs.gather(-1, targets.expand(outputs.shape[0], -1).unsqueeze(-1))
+        return -picked.squeeze(-1).mean(-1)
 
     def correct(self, outputs: Tensor, targets: Tensor) -> Tensor:
         return outputs.argmax(-1) == targets
