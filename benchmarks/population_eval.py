@@ -83,7 +83,7 @@ def main() -> None:
 One batched pass (`VectorizedEvaluator`: `torch.func.vmap` over `functional_call`) against a Python loop that loads each
 candidate into the model (`SerialEvaluator`), on the same candidates, interleaved over {args.rounds} rounds; medians.
 Fraction of peak = the forward pass's matmul FLOPs per second over this machine's measured fp32 matmul rate
-({r['peak']:.0f} GFLOP/s, 2048×2048, measured in the same rounds).
+({r["peak"]:.0f} GFLOP/s, 2048×2048, measured in the same rounds).
 
 | population of | loop evals/s | vectorised evals/s | speed-up | loop, of peak | vectorised, of peak |
 |---|---|---|---|---|---|

@@ -24,8 +24,8 @@ BatchedForward = Callable[[dict[str, Tensor], Tensor], Tensor]
 
 
 def batched_sequential_forward(model: nn.Module) -> BatchedForward | None:
-    """``f(params, x) -> outputs [P, N, out]`` (a strided view) for ``params`` with a leading population dim, or None if the
-    model is not a plain MLP (then the caller falls back to ``vmap``)."""
+    """``f(params, x) -> outputs [P, N, out]`` (a strided view) for ``params`` with a leading population dim,
+    or None if the model is not a plain MLP (then the caller falls back to ``vmap``)."""
     if not isinstance(model, nn.Sequential) or any(True for _ in model.buffers()):
         return None
     steps: list[tuple[str, nn.Module]] = []

@@ -1,0 +1,15 @@
+"""Run every benchmark script in turn; each rewrites its own section of docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SCRIPTS = ["population_eval.py", "addition.py"]
+
+if __name__ == "__main__":
+    for script in SCRIPTS:
+        print(f"== {script}", flush=True)
+        subprocess.run([sys.executable, str(HERE / script), *sys.argv[1:]], check=True, cwd=HERE)
