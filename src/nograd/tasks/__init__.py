@@ -8,12 +8,18 @@ from typing import Any
 from nograd._validation import check_unknown_keys, unknown_name_error
 from nograd.tasks.addition import AdditionTask
 from nograd.tasks.base import ClassificationTask, SupervisedTask, Task
+from nograd.tasks.images import CIFAR10Task, DigitsTask, FashionMNISTTask, ImageClassificationTask, MNISTTask
 
 __all__ = [
     "Task",
     "SupervisedTask",
     "ClassificationTask",
     "AdditionTask",
+    "ImageClassificationTask",
+    "MNISTTask",
+    "FashionMNISTTask",
+    "CIFAR10Task",
+    "DigitsTask",
     "TASKS",
     "register_task",
     "get_task",
@@ -47,3 +53,5 @@ def build_task(name: str, seed: int = 0, device: str = "cpu", **options: Any) ->
 
 
 register_task(AdditionTask)
+for _cls in (MNISTTask, FashionMNISTTask, CIFAR10Task, DigitsTask):
+    register_task(_cls)
