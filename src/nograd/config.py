@@ -100,22 +100,24 @@ def resolve_config(user: dict[str, Any]) -> dict[str, Any]:
                 f"The '{section}' section of the config must be a mapping. Got {config[section]!r} instead."
             )
 
+    spec = get_method(str(config["method"].get("name")))
     task_cls = get_task(str(config["task"].get("name")))
-    config["task"] = {"name": task_cls.name, **task_options(task_cls.name), **_without_name(config["task"])}
-    check_unknown_keys(f"task '{task_cls.name}'", _without_name(config["task"]), task_options(task_cls.name))
+    valid_task = task_options(task_cls.name)
+    check_unknown_keys(f"task '{task_cls.name}'", _without_name(config["task"]), valid_task)
+    method_task_defaults = {k: v for k, v in spec.task_defaults if k in valid_task}
+    config["task"] = {"name": task_cls.name, **valid_task, **method_task_defaults, **_without_name(config["task"])}
 
     model = {**task_cls.default_model, **config["model"]}
     options = model_options(model["name"])
     check_unknown_keys(f"model '{model['name']}'", _without_name(model), options)
     config["model"] = {"name": model["name"], **options, **_without_name(model)}
 
-    spec = get_method(str(config["method"].get("name")))
     options = spec.default_options()
     check_unknown_keys(f"method '{spec.name}'", _without_name(config["method"]), options)
     config["method"] = {"name": spec.name, **options, **_without_name(config["method"])}
 
     check_unknown_keys("the budget", config["budget"], _BUDGET_CONSTRAINTS)
-    if all(v is None for v in config["budget"].values()):
+    if all(v is None for v in config["budget"].values()) and not spec.runs_to_completion:
         config["budget"] = dict(DEFAULT_BUDGET)
     validate_params("the budget", config["budget"], _BUDGET_CONSTRAINTS)
     validate_params("the run config", config, _TOP_CONSTRAINTS)
@@ -123,9 +125,11 @@ def resolve_config(user: dict[str, Any]) -> dict[str, Any]:
         raise unknown_name_error("backend", str(config["backend"]), BACKENDS)
     _check_device(config["device"])
 
-    if config["log_every"] is None:
+    if spec.runs_to_completion:
+        pass  # logged at cycle ends and checkpointed at layer ends, plus every log_every/checkpoint_every if set
+    elif config["log_every"] is None:
         config["log_every"] = _auto_log_every(config)
-    if config["checkpoint_every"] is None:
+    if config["checkpoint_every"] is None and not spec.runs_to_completion:
         config["checkpoint_every"] = config["log_every"]
     return config
 

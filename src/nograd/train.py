@@ -21,6 +21,7 @@ from nograd.config import resolve_config
 from nograd.errors import CheckpointError, RunFolderError
 from nograd.evaluate import build_evaluator
 from nograd.models import build_model
+from nograd.models.batchnorm import has_batchnorm, recalibrate_batchnorm
 from nograd.optim import build_optimizer, get_method
 from nograd.report import plot_learning_curve
 from nograd.runs import RunFolder
@@ -92,6 +93,8 @@ class Trainer:
 
     # -- the loop -----------------------------------------------------------------------------------------
     def _budget_left(self, started: float) -> bool:
+        if getattr(self.optimizer, "finished", False):
+            return False
         budget = self.config["budget"]
         seconds = self.elapsed + (time.perf_counter() - started)
         return not (
@@ -109,8 +112,10 @@ class Trainer:
             total, unit, done = budget["evaluations"], "eval", self.evaluator.evaluations
         elif budget["steps"] is not None:
             total, unit, done = budget["steps"], "step", self.step
-        else:
+        elif budget["seconds"] is not None:
             total, unit, done = budget["seconds"], "s", self.elapsed
+        else:  # a method that runs to completion: count its steps
+            total, unit, done = getattr(self.optimizer, "total_steps", None), "step", self.step
         bar = tqdm(
             total=total,
             initial=done,
@@ -145,10 +150,13 @@ class Trainer:
                 self.evaluator.set_step(self.step)
                 self.optimizer.step(closure)
                 self.step += 1
-                if self.step % self.config["log_every"] == 0:
+                events = getattr(self.optimizer, "events", frozenset())
+                if _every(self.step, self.config["log_every"]) or "cycle" in events:
                     self._log(started, bar)
-                if self.step % self.config["checkpoint_every"] == 0:
+                if _every(self.step, self.config["checkpoint_every"]) or "layer" in events:
                     self._checkpoint(started)
+                if "layer" in events:
+                    self._describe_position(bar)
                 bar.update(
                     {
                         "eval": self.evaluator.evaluations - before[0],
@@ -174,7 +182,21 @@ class Trainer:
             plot_learning_curve(self.run, title=f"{self.config['task']['name']} by {self.method.name}")
         return self.summary()
 
+    def _describe_position(self, bar: tqdm) -> None:
+        """For methods that walk the network (RSO): which cycle and tensor come next."""
+        stats = self.optimizer.stats() if hasattr(self.optimizer, "stats") else {}
+        if "tensor" in stats and not getattr(self.optimizer, "finished", False):
+            names = {id(p): n for n, p in self.model.named_parameters()}
+            tensor = self.optimizer._order[stats["tensor"]]  # type: ignore[attr-defined]
+            bar.set_description(
+                f"{self.config['task']['name']}/{self.method.name} cycle {stats['cycle'] + 1} "
+                f"{names.get(id(tensor), '?')}",
+                refresh=False,
+            )
+
     def _log(self, started: float, bar: tqdm | None = None) -> None:
+        if not self.method.uses_gradients and has_batchnorm(self.model) and hasattr(self.task, "calibration_batches"):
+            recalibrate_batchnorm(self.model, self.task.calibration_batches())
         metrics = self.task.metrics(self.model)
         stats = self.optimizer.stats() if hasattr(self.optimizer, "stats") else {}
         step_size = stats.get("step_size", self.optimizer.param_groups[0].get("lr"))
@@ -221,6 +243,10 @@ class Trainer:
             **self.last_metrics,
             "run_dir": str(self.run.path) if self.run is not None else None,
         }
+
+
+def _every(step: int, interval: int | None) -> bool:
+    return interval is not None and step % interval == 0
 
 
 def _options(section: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ Methods never know how the work is spread: in-process serial, vectorised, or (la
 
 from __future__ import annotations
 
+import contextlib
 import math
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
@@ -14,6 +15,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from nograd.models.batchnorm import batch_stats_only, has_batchnorm
 from nograd.params import ParamLayout
 from nograd.tasks.base import Task
 
@@ -36,6 +38,7 @@ class Evaluator(ABC):
         self.model = model
         self.chunk_size = chunk_size
         self.layout = ParamLayout.from_module(model)
+        self._has_batchnorm = has_batchnorm(model)
         self.evaluations = 0
         self.examples = 0
         self._step = 0
@@ -52,6 +55,14 @@ class Evaluator(ABC):
             self._batch = self.task.train_batch(self._step)
         return self._batch
 
+    def batch_key(self) -> object:
+        """Identity of the current batch: equal keys mean the same examples (for caches)."""
+        return self.task.batch_key(self._step)
+
+    def scoring(self) -> contextlib.AbstractContextManager:
+        """The model's state while it is scored: BatchNorm on batch statistics, running ones untouched."""
+        return batch_stats_only(self.model) if self._has_batchnorm else contextlib.nullcontext()
+
     def _count(self, models: int) -> None:
         self.evaluations += models
         self.examples += models * len(self.batch()[0])
@@ -61,7 +72,8 @@ class Evaluator(ABC):
     def __call__(self) -> float:
         """The loss of the model's current weights (a ``torch.optim`` closure)."""
         x, y = self.batch()
-        loss = float(self.task.loss(self.model(x), y))
+        with self.scoring():
+            loss = float(self.task.loss(self.model(x), y))
         self._count(1)
         return math.inf if math.isnan(loss) else loss
 
@@ -86,9 +98,30 @@ class Evaluator(ABC):
                 f"Got {tuple(candidates.shape)} instead."
             )
         chunk = self.chunk_size or len(candidates)
-        losses = torch.cat([self._evaluate(candidates[i : i + chunk]) for i in range(0, len(candidates), chunk)])
+        with self.scoring():
+            losses = torch.cat([self._evaluate(candidates[i : i + chunk]) for i in range(0, len(candidates), chunk)])
         self._count(len(candidates))
         return losses.to(torch.float64).nan_to_num(nan=math.inf).cpu()
+
+    @torch.no_grad()
+    def evaluate_coordinate(self, param: Tensor, index: tuple[int, ...], values: Tensor) -> Tensor:
+        """Losses with ``param[index]`` set to each of ``values``, all else as now (float64, NaN as +inf).
+
+        This plain version runs the whole network once per value; ``IncrementalEvaluator`` runs only the part
+        of the network the weight reaches.
+        """
+        original = param[index].clone()
+        x, y = self.batch()
+        losses = torch.empty(len(values), dtype=torch.float64)
+        try:
+            with self.scoring():
+                for i, value in enumerate(values):
+                    param[index] = value
+                    losses[i] = float(self.task.loss(self.model(x), y))
+        finally:
+            param[index] = original
+        self._count(len(values))
+        return losses.nan_to_num(nan=math.inf)
 
     @abstractmethod
     def _evaluate(self, candidates: Tensor) -> Tensor:

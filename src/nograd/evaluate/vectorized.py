@@ -8,11 +8,15 @@ the time of a wide first layer goes. Plain MLPs skip ``vmap`` for a written-out 
 
 from __future__ import annotations
 
+import math
+
+import torch
 from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
 from nograd.evaluate.base import Evaluator
 from nograd.evaluate.batched_mlp import batched_sequential_forward
+from nograd.evaluate.incremental import ChainPlan
 from nograd.tasks.base import Task
 
 __all__ = ["VectorizedEvaluator"]
@@ -25,11 +29,24 @@ class VectorizedEvaluator(Evaluator):
         super().__init__(task, model, chunk_size)
         buffers = dict(model.named_buffers())
         self._mlp_forward = batched_sequential_forward(model)
+        self._chain = ChainPlan.build(model)
 
         def loss_of(params: dict[str, Tensor], x: Tensor, y: Tensor) -> Tensor:
             return task.loss(functional_call(model, (params, buffers), (x,)), y)
 
         self._batched_loss = vmap(loss_of, in_dims=(0, None, None))
+
+    @torch.no_grad()
+    def evaluate_coordinate(self, param: Tensor, index: tuple[int, ...], values: Tensor) -> Tensor:
+        """As the base class, but for chains of layers only the part of the network the weight reaches runs
+        (``incremental``): RSO's fast path."""
+        if self._chain is None or not self._chain.handles(param):
+            return super().evaluate_coordinate(param, index, values)
+        x, y = self.batch()
+        with self.scoring():
+            losses = self._chain.losses(self.task, x, y, self.batch_key(), param, index, values)
+        self._count(len(values))
+        return losses.to(torch.float64).nan_to_num(nan=math.inf).cpu()
 
     def _evaluate(self, candidates: Tensor) -> Tensor:
         x, y = self.batch()

@@ -12,8 +12,19 @@ from torch import nn
 from nograd._validation import check_unknown_keys, unknown_name_error
 from nograd.errors import ConfigError
 from nograd.models.mlp import ACTIVATIONS, MLP
+from nograd.models.rso_nets import count_weights, rso_cifar10_net, rso_mnist_net
 
-__all__ = ["MLP", "ACTIVATIONS", "MODELS", "register_model", "build_model", "model_options"]
+__all__ = [
+    "count_weights",
+    "rso_mnist_net",
+    "rso_cifar10_net",
+    "MLP",
+    "ACTIVATIONS",
+    "MODELS",
+    "register_model",
+    "build_model",
+    "model_options",
+]
 
 ModelBuilder = Callable[..., nn.Module]
 MODELS: dict[str, ModelBuilder] = {}
@@ -36,6 +47,18 @@ def _mlp(input_shape: tuple[int, ...], num_outputs: int, hidden=(2, 2), activati
         activation=activation,
         bias=bias,
     )
+
+
+@register_model("rso-mnist")
+def _rso_mnist(input_shape: tuple[int, ...], num_outputs: int, channels=16) -> nn.Module:
+    """The RSO paper's MNIST net: six 16-channel 3×3 convs with BatchNorm, 11,824 weights."""
+    return rso_mnist_net(input_shape[0], num_outputs, channels)
+
+
+@register_model("rso-cifar10")
+def _rso_cifar10(input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
+    """The RSO paper's CIFAR-10 net: nine convs with residual adds, 56,560 weights."""
+    return rso_cifar10_net(input_shape[0], num_outputs)
 
 
 def model_options(name: str) -> dict[str, Any]:

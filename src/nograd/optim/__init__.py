@@ -4,12 +4,14 @@ from nograd.optim.base import GradientFreeOptimizer, PopulationClosure
 from nograd.optim.hill_climb import HillClimb
 from nograd.optim.random_search import RandomSearch
 from nograd.optim.registry import METHODS, MethodSpec, build_optimizer, get_method, register_method
+from nograd.optim.rso import RSO
 
 __all__ = [
     "GradientFreeOptimizer",
     "PopulationClosure",
     "HillClimb",
     "RandomSearch",
+    "RSO",
     "METHODS",
     "MethodSpec",
     "build_optimizer",

@@ -24,6 +24,11 @@ class MethodSpec:
     uses_gradients: bool = False
     #: Defaults that differ from the class signature's, for use through the trainer.
     overrides: tuple[tuple[str, Any], ...] = ()
+    #: Task options this method expects unless the user sets them (RSO: minibatches of 5000, cycled).
+    task_defaults: tuple[tuple[str, Any], ...] = ()
+    #: The method knows when it is done (``optimizer.finished``) and marks layer/cycle ends (``optimizer.events``):
+    #: with no budget it runs to the end, and it is logged at cycle ends and checkpointed at layer ends.
+    runs_to_completion: bool = False
 
     def default_options(self) -> dict[str, Any]:
         """Every hyperparameter with its default, as the trainer resolves it (the seed is the run's)."""
@@ -85,10 +90,20 @@ def build_optimizer(name: str, params: Iterable[Tensor], seed: int = 0, **option
 def _register_builtin() -> None:
     from nograd.optim.hill_climb import HillClimb
     from nograd.optim.random_search import RandomSearch
+    from nograd.optim.rso import RSO
 
     register_method(MethodSpec("random", RandomSearch, "random search: new random weights each step, keep the best"))
     register_method(
         MethodSpec("hillclimb", HillClimb, "hill climbing: mutate the best, keep improvements, 1/5-rule step size")
+    )
+    register_method(
+        MethodSpec(
+            "rso",
+            RSO,
+            "RSO (Tripathi & Singh 2020): one weight at a time, best of w, w+Δ, w−Δ on a fresh minibatch",
+            task_defaults=(("batch_size", 5000), ("reshuffle", False)),
+            runs_to_completion=True,
+        )
     )
     register_method(
         MethodSpec("sgd", torch.optim.SGD, "backprop baseline: stochastic gradient descent", True, (("lr", 0.1),))

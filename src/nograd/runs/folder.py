@@ -27,8 +27,15 @@ from nograd.runs.checkpoint import atomic_write_text, load_checkpoint, save_chec
 __all__ = ["RunFolder", "METRIC_COLUMNS"]
 
 METRIC_COLUMNS = (
-    "step", "evaluations", "examples", "accepted", "wall_seconds", "step_size",
-    "train_loss", "train_acc", "test_acc",
+    "step",
+    "evaluations",
+    "examples",
+    "accepted",
+    "wall_seconds",
+    "step_size",
+    "train_loss",
+    "train_acc",
+    "test_acc",
 )
 
 
@@ -93,14 +100,19 @@ class RunFolder:
         if not self.metrics_path.exists():
             return []
         with self.metrics_path.open(newline="") as f:
-            return [{k: float(v) if v not in ("", None) else float("nan") for k, v in row.items()} for row in csv.DictReader(f)]
+            return [
+                {k: float(v) if v not in ("", None) else float("nan") for k, v in row.items()}
+                for row in csv.DictReader(f)
+            ]
 
     def truncate_metrics(self, last_step: int) -> None:
         """Drop rows logged after ``last_step``: a resumed run writes them again."""
         rows = [r for r in self.read_metrics() if r["step"] <= last_step]
         self.metrics_path.unlink(missing_ok=True)
         for row in rows:
-            self.append_metrics({k: (int(v) if k in ("step", "evaluations", "examples", "accepted") else v) for k, v in row.items()})
+            self.append_metrics(
+                {k: (int(v) if k in ("step", "evaluations", "examples", "accepted") else v) for k, v in row.items()}
+            )
 
     def save_checkpoint(self, name: str, state: dict[str, Any]) -> None:
         save_checkpoint(state, self.checkpoint_path(name))

@@ -27,6 +27,7 @@ class AdditionTask(SupervisedTask):
         train_size: training pairs (default: 1000; the demo used 100 and 1000).
         base: numbers are in [0, base) (default: 100, two digits).
         batch_size: minibatch size, or None for the whole training set (default: None).
+        reshuffle: a new shuffle of the training set every epoch, or one cycled through (default: True).
     """
 
     name = "addition"
@@ -41,8 +42,9 @@ class AdditionTask(SupervisedTask):
         train_size: int = 1000,
         base: int = 100,
         batch_size: int | None = None,
+        reshuffle: bool = True,
     ):
-        super().__init__(seed, device, batch_size)
+        super().__init__(seed, device, batch_size, reshuffle)
         validate_params(
             "AdditionTask",
             {"train_size": train_size, "base": base},

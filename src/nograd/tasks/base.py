@@ -40,6 +40,10 @@ class Task(ABC):
     def train_batch(self, step: int) -> tuple[Tensor, Tensor]:
         """Inputs and targets that every candidate of ``step`` is scored on."""
 
+    def batch_key(self, step: int) -> object:
+        """Identity of ``train_batch(step)``: steps with equal keys get the same examples."""
+        return step
+
     @abstractmethod
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
         """Mean loss of one model's outputs, a scalar; must work under ``torch.func.vmap``."""
@@ -56,17 +60,29 @@ class Task(ABC):
 class SupervisedTask(Task):
     """A fixed train/test split with full-batch or addressed minibatch training.
 
+    Minibatches are consecutive slices of a seeded shuffle of the training set: a new shuffle every epoch
+    (``reshuffle=True``), or one shuffle cycled through for the whole run (``reshuffle=False``).
+
     Subclasses call ``_set_data`` and implement ``loss`` and ``correct``.
     """
 
     eval_chunk: ClassVar[int] = 10_000
 
-    def __init__(self, seed: int = 0, device: str | torch.device = "cpu", batch_size: int | None = None):
+    def __init__(
+        self,
+        seed: int = 0,
+        device: str | torch.device = "cpu",
+        batch_size: int | None = None,
+        reshuffle: bool = True,
+    ):
         super().__init__(seed, device)
         validate_params(
-            type(self).__name__, {"batch_size": batch_size}, {"batch_size": Interval(int, 1, None, allow_none=True)}
+            type(self).__name__,
+            {"batch_size": batch_size, "reshuffle": reshuffle},
+            {"batch_size": Interval(int, 1, None, allow_none=True), "reshuffle": "boolean"},
         )
         self.batch_size = batch_size
+        self.reshuffle = reshuffle
 
     def _set_data(self, x_train: Tensor, y_train: Tensor, x_test: Tensor, y_test: Tensor) -> None:
         if len(x_train) == 0 or len(x_test) == 0:
@@ -84,12 +100,23 @@ class SupervisedTask(Task):
         n = len(self.x_train)
         if self.batch_size is None or self.batch_size == n:
             return self.x_train, self.y_train
-        per_epoch = n // self.batch_size
-        epoch, index = divmod(step, per_epoch)
-        generator = addressed_generator("batches", self.seed, epoch)
+        epoch, index = divmod(step, n // self.batch_size)
+        generator = addressed_generator("batches", self.seed, epoch if self.reshuffle else 0)
         order = torch.randperm(n, generator=generator)[index * self.batch_size : (index + 1) * self.batch_size]
         order = order.to(self.device)
         return self.x_train[order], self.y_train[order]
+
+    def batch_key(self, step: int) -> object:
+        n = len(self.x_train)
+        if self.batch_size is None or self.batch_size == n:
+            return "full"
+        epoch, index = divmod(step, n // self.batch_size)
+        return (epoch, index) if self.reshuffle else index
+
+    def calibration_batches(self, max_examples: int = 10_000, batch: int = 1_000) -> list[Tensor]:
+        """Training inputs for re-estimating BatchNorm statistics: the first ``max_examples``, in chunks."""
+        x = self.x_train[:max_examples]
+        return [x[i : i + batch] for i in range(0, len(x), batch)]
 
     @abstractmethod
     def correct(self, outputs: Tensor, targets: Tensor) -> Tensor:

@@ -36,6 +36,7 @@ class ImageClassificationTask(ClassificationTask):
             fraction of it is the training set and the rest the test set (default: None). This is how a copy that
             holds only the test files, such as the MNIST test set in ``shared/data``, is used as a sanity split.
         download: download missing files from the official sources into ``~/.cache/nograd`` (default: False).
+        reshuffle: a new shuffle of the training set every epoch, or one cycled through (default: True).
     """
 
     dataset: ClassVar[str]
@@ -51,8 +52,9 @@ class ImageClassificationTask(ClassificationTask):
         test_subset: int | None = None,
         split_test: float | None = None,
         download: bool = False,
+        reshuffle: bool = True,
     ):
-        super().__init__(seed, device, batch_size)
+        super().__init__(seed, device, batch_size, reshuffle)
         owner = type(self).__name__
         validate_params(
             owner,
@@ -153,7 +155,7 @@ class DigitsTask(ImageClassificationTask):
     """scikit-learn's 8x8 digits with a fixed seeded 80/20 split; bundled with scikit-learn, so no files.
 
     Args:
-        batch_size, train_subset, test_subset, split_test: as for the other image tasks.
+        batch_size, train_subset, test_subset, split_test, reshuffle: as for the other image tasks.
     """
 
     name = "digits"
@@ -169,5 +171,6 @@ class DigitsTask(ImageClassificationTask):
         train_subset: int | None = None,
         test_subset: int | None = None,
         split_test: float | None = None,
+        reshuffle: bool = True,
     ):
-        super().__init__(seed, device, None, batch_size, train_subset, test_subset, split_test, False)
+        super().__init__(seed, device, None, batch_size, train_subset, test_subset, split_test, False, reshuffle)

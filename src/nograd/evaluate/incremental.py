@@ -1,0 +1,221 @@
+"""Scoring one weight at several values by running only the part of the network that weight reaches.
+
+RSO tries w, w+Δ, w−Δ for one weight at a time. In a chain of layers, everything before the weight's layer is
+fixed while that layer is searched, so the layer's input is computed once per minibatch and cached. A conv weight
+(c, i, kh, kw) changes only output channel c, by Δ times one shifted input plane; channel-wise layers after it
+(BatchNorm, activations, pooling) keep the change in channel c; the next conv or linear layer (the "mixer") sees a
+change in one input channel, so its output moves by a one-input-channel convolution. Only the layers after the
+mixer run in full, for all candidates at once. Caches follow the weights: before a minibatch is scored again,
+the channels whose weights changed since it was last seen are recomputed from the cached input.
+
+Supported: an ``nn.Sequential`` of Conv2d (groups 1, zero padding), Linear, BatchNorm1d/2d, elementwise
+activations, AvgPool2d, MaxPool2d, AdaptiveAvgPool2d and Flatten; searched tensors are conv/linear weights and
+BatchNorm γ/β. Anything else goes through the plain full-network path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+__all__ = ["ChainPlan"]
+
+_ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.Identity, nn.ELU, nn.SiLU)
+_CHANNELWISE = (nn.BatchNorm1d, nn.BatchNorm2d, nn.AvgPool2d, nn.MaxPool2d, nn.AdaptiveAvgPool2d, nn.Flatten)
+_MIXERS = (nn.Conv2d, nn.Linear)
+_BN = (nn.BatchNorm1d, nn.BatchNorm2d)
+
+
+def _supported(module: nn.Module) -> bool:
+    if isinstance(module, nn.Conv2d):
+        return module.groups == 1 and module.padding_mode == "zeros" and isinstance(module.padding, tuple)
+    return isinstance(module, _MIXERS + _ELEMENTWISE + _CHANNELWISE)
+
+
+@dataclass
+class _BatchCache:
+    x: Tensor  # input of the searched layer
+    h: Tensor  # output of the channel-wise layers after it: the mixer's input (before any Flatten)
+    y: Tensor | None  # the mixer's output, or None when nothing mixes after the searched layer
+    version: list[Tensor] = field(default_factory=list)  # the searched layer's parameters the caches reflect
+
+
+class ChainPlan:
+    """The incremental scorer for one ``nn.Sequential``; ``None`` from ``build`` if the model is not a chain."""
+
+    def __init__(self, model: nn.Sequential):
+        self.modules = list(model.children())
+        self.owner: dict[int, tuple[int, str]] = {}
+        for j, module in enumerate(self.modules):
+            if isinstance(module, _MIXERS) and getattr(module, "bias", None) is None:
+                self.owner[id(module.weight)] = (j, "weight")
+            elif isinstance(module, _BN) and module.affine:
+                self.owner[id(module.weight)] = (j, "gamma")
+                self.owner[id(module.bias)] = (j, "beta")
+        self._layer: int | None = None
+        self._caches: dict[object, _BatchCache] = {}
+
+    @classmethod
+    def build(cls, model: nn.Module) -> ChainPlan | None:
+        if not isinstance(model, nn.Sequential) or not all(_supported(m) for m in model.children()):
+            return None
+        return cls(model)
+
+    def handles(self, param: Tensor) -> bool:
+        return id(param) in self.owner
+
+    # -- scoring -----------------------------------------------------------------------------------------
+    def losses(self, task, x: Tensor, y: Tensor, key: object, param: Tensor, index, values: Tensor) -> Tensor:
+        """Loss for each of ``values`` at ``param[index]``; the model is in batch-statistics mode."""
+        j, role = self.owner[id(param)]
+        if self._layer != j:
+            self._layer, self._caches = j, {}
+        mixer = self._next_mixer(j)
+        cache = self._caches.get(key)
+        if cache is None:
+            cache = self._caches[key] = self._build(x, j, mixer)
+        self._sync(cache, j, mixer)
+        channel = index[0]
+        z = self._channel_output(cache.x, j, role, channel, index, values)  # [P, N, ...] of the one channel
+        h = self._channel_ops(z, j, mixer, channel)  # [P, N, ...]
+        if mixer is None:  # the searched layer's output is the network's output
+            out = cache.h.unsqueeze(0).repeat(len(values), *([1] * cache.h.dim()))
+            out[:, :, channel] = h
+        else:
+            assert cache.y is not None
+            out = cache.y.unsqueeze(0) + self._mix(h - cache.h[:, channel].unsqueeze(0), mixer, channel, cache.h)
+            out = self._rest(out, mixer + 1)
+        return task.population_loss(out, y)
+
+    def _next_mixer(self, j: int) -> int | None:
+        for k in range(j + 1, len(self.modules)):
+            if isinstance(self.modules[k], _MIXERS):
+                return k
+        return None
+
+    def _build(self, x: Tensor, j: int, mixer: int | None) -> _BatchCache:
+        for module in self.modules[:j]:
+            x = module(x)
+        z = self.modules[j](x)
+        h = z
+        for module in self.modules[j + 1 : mixer if mixer is not None else len(self.modules)]:
+            if isinstance(module, nn.Flatten):
+                continue  # kept per channel; the mixer reads the channel's block of features
+            h = module(h)
+        y = self.modules[mixer](h.flatten(1) if self._flattens(j, mixer) else h) if mixer is not None else None
+        return _BatchCache(x, h, y, self._params(j))
+
+    def _params(self, j: int) -> list[Tensor]:
+        module = self.modules[j]
+        if isinstance(module, _BN):
+            return [module.weight.detach().clone(), module.bias.detach().clone()]
+        return [module.weight.detach().clone()]
+
+    def _flattens(self, j: int, mixer: int | None) -> bool:
+        end = mixer if mixer is not None else len(self.modules)
+        return any(isinstance(m, nn.Flatten) for m in self.modules[j + 1 : end])
+
+    def _sync(self, cache: _BatchCache, j: int, mixer: int | None) -> None:
+        """Bring the caches up to the searched layer's current weights, channel by channel."""
+        current = self._params(j)
+        changed: set[int] = set()
+        for now, seen in zip(current, cache.version):
+            diff = (now != seen).reshape(now.shape[0], -1).any(1)
+            changed.update(int(c) for c in torch.nonzero(diff).flatten())
+        for channel in sorted(changed):
+            z = self._channel_output(cache.x, j, None, channel, None, None)
+            h = self._channel_ops(z, j, mixer, channel)[0]
+            if mixer is not None:
+                assert cache.y is not None
+                cache.y = cache.y + self._mix((h - cache.h[:, channel]).unsqueeze(0), mixer, channel, cache.h)[0]
+            cache.h[:, channel] = h
+        cache.version = current
+
+    def _channel_output(self, x: Tensor, j: int, role, channel: int, index, values) -> Tensor:
+        """Output channel ``channel`` of layer j: ``[P, N, ...]`` for each value, or ``[1, N, ...]`` as it is."""
+        module = self.modules[j]
+        if isinstance(module, nn.Conv2d):
+            w = module.weight[channel : channel + 1]
+            base = F.conv2d(x, w, None, module.stride, module.padding, module.dilation)[:, 0]
+            if values is None:
+                return base.unsqueeze(0)
+            _, i, kh, kw = index
+            tap = self._tap(x[:, i], module, kh, kw)
+            delta = (values - module.weight[index]).view(-1, 1, 1, 1)
+            return base.unsqueeze(0) + delta * tap.unsqueeze(0)
+        if isinstance(module, nn.Linear):
+            base = x @ module.weight[channel]
+            if values is None:
+                return base.unsqueeze(0)
+            delta = (values - module.weight[index]).view(-1, 1)
+            return base.unsqueeze(0) + delta * x[:, index[1]].unsqueeze(0)
+        # BatchNorm: normalise channel ``channel`` of the input with this batch's statistics, then γ, β.
+        xc = x[:, channel]
+        dims = tuple(d for d in range(xc.dim()) if d != 0) + (0,)
+        mean, var = xc.mean(dim=dims, keepdim=True), xc.var(dim=dims, unbiased=False, keepdim=True)
+        normed = (xc - mean) / torch.sqrt(var + module.eps)
+        gamma, beta = module.weight[channel], module.bias[channel]
+        if values is None:
+            return (normed * gamma + beta).unsqueeze(0)
+        shape = (-1,) + (1,) * normed.dim()
+        if role == "gamma":
+            return values.view(shape) * normed.unsqueeze(0) + beta
+        return normed.unsqueeze(0) * gamma + values.view(shape)
+
+    @staticmethod
+    def _tap(plane: Tensor, conv: nn.Conv2d, kh: int, kw: int) -> Tensor:
+        """The input plane as weight (·, ·, kh, kw) of ``conv`` sees it: padded, shifted, strided."""
+        ph, pw = conv.padding
+        sh, sw = conv.stride
+        dh, dw = conv.dilation
+        padded = F.pad(plane, (pw, pw, ph, ph))
+        h_out = (plane.shape[-2] + 2 * ph - dh * (conv.kernel_size[0] - 1) - 1) // sh + 1
+        w_out = (plane.shape[-1] + 2 * pw - dw * (conv.kernel_size[1] - 1) - 1) // sw + 1
+        top, left = kh * dh, kw * dw
+        return padded[:, top : top + sh * (h_out - 1) + 1 : sh, left : left + sw * (w_out - 1) + 1 : sw]
+
+    def _channel_ops(self, z: Tensor, j: int, mixer: int | None, channel: int) -> Tensor:
+        """Apply the channel-wise layers between layer j and the mixer to one channel, ``[P, N, ...]``."""
+        for module in self.modules[j + 1 : mixer if mixer is not None else len(self.modules)]:
+            if isinstance(module, nn.Flatten):
+                continue
+            if isinstance(module, _BN):
+                dims = tuple(range(1, z.dim()))
+                mean, var = z.mean(dim=dims, keepdim=True), z.var(dim=dims, unbiased=False, keepdim=True)
+                z = (z - mean) / torch.sqrt(var + module.eps) * module.weight[channel] + module.bias[channel]
+            elif isinstance(module, _ELEMENTWISE):
+                z = module(z)
+            else:  # pooling: acts per channel on [P·N, 1, H, W]
+                p, n = z.shape[:2]
+                out = module(z.reshape(p * n, 1, *z.shape[2:]))
+                z = out.reshape(p, n, *out.shape[2:])
+        return z
+
+    def _mix(self, dh: Tensor, mixer: int, channel: int, h: Tensor) -> Tensor:
+        """How the mixer's output moves when its input channel ``channel`` moves by ``dh`` ``[P, N, ...]``."""
+        module = self.modules[mixer]
+        p, n = dh.shape[:2]
+        if isinstance(module, nn.Conv2d):
+            w = module.weight[:, channel : channel + 1]
+            out = F.conv2d(dh.reshape(p * n, 1, *dh.shape[2:]), w, None, module.stride, module.padding, module.dilation)
+            return out.reshape(p, n, *out.shape[1:])
+        block = dh.reshape(p, n, -1)  # the channel's features (one, or its flattened spatial block)
+        width = block.shape[-1]
+        return block @ module.weight[:, channel * width : (channel + 1) * width].T
+
+    def _rest(self, t: Tensor, start: int) -> Tensor:
+        """The layers after the mixer, for every candidate: BatchNorm statistics per candidate."""
+        for module in self.modules[start:]:
+            if isinstance(module, _BN):
+                dims = (1,) + tuple(range(3, t.dim()))
+                mean, var = t.mean(dim=dims, keepdim=True), t.var(dim=dims, unbiased=False, keepdim=True)
+                shape = (1, 1, -1) + (1,) * (t.dim() - 3)
+                t = (t - mean) / torch.sqrt(var + module.eps) * module.weight.view(shape) + module.bias.view(shape)
+            else:
+                p, n = t.shape[:2]
+                out = module(t.reshape(p * n, *t.shape[2:]))
+                t = out.reshape(p, n, *out.shape[1:])
+        return t
