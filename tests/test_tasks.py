@@ -52,7 +52,6 @@ def test_minibatches_are_addressed_by_step():
         ({"train_size": 0}, r"'train_size' parameter of AdditionTask must be an int in \[1, inf\)"),
         ({"base": 1}, "'base' parameter"),
         ({"batch_size": 0}, "'batch_size' parameter"),
-        ({"train_size": 10, "batch_size": 20}, "at most the training set size"),
         ({"trainsize": 10}, "Unknown option 'trainsize' for task 'addition'"),
     ],
 )

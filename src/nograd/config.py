@@ -107,7 +107,9 @@ def resolve_config(user: dict[str, Any]) -> dict[str, Any]:
     method_task_defaults = {k: v for k, v in spec.task_defaults if k in valid_task}
     config["task"] = {"name": task_cls.name, **valid_task, **method_task_defaults, **_without_name(config["task"])}
 
-    model = {**task_cls.default_model, **config["model"]}
+    chosen = config["model"].get("name")
+    same_model = chosen in (None, task_cls.default_model["name"])
+    model = {**task_cls.default_model, **config["model"]} if same_model else dict(config["model"])
     options = model_options(model["name"])
     check_unknown_keys(f"model '{model['name']}'", _without_name(model), options)
     config["model"] = {"name": model["name"], **options, **_without_name(model)}

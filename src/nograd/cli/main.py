@@ -86,6 +86,7 @@ def cli() -> None:
 @click.argument("task", required=False)
 @click.argument("overrides", nargs=-1)
 @click.option("-m", "--method", help="Training method (see `nograd methods`). Default: hillclimb.")
+@click.option("--model", "model_name", help="Model (default: the task's; e.g. mlp, rso-mnist, rso-cifar10).")
 @click.option("-b", "--budget", help="When to stop: '200k' evaluations, '500 steps', '30s', '2min'.")
 @click.option("-s", "--seed", type=int, help="Seed of the data split, the initial weights and the method.")
 @click.option("-o", "--out", type=click.Path(file_okay=False), help="Folder for run folders. Default: runs.")
@@ -103,6 +104,7 @@ def train(
     task: str | None,
     overrides: tuple[str, ...],
     method: str | None,
+    model_name: str | None,
     budget: str | None,
     seed: int | None,
     out: str | None,
@@ -127,6 +129,8 @@ def train(
         flags["task"] = {"name": task}
     if method is not None:
         flags["method"] = {"name": method}
+    if model_name is not None:
+        flags["model"] = {"name": model_name}
     if budget is not None:
         flags["budget"] = parse_budget(budget)
     for key, value in (("seed", seed), ("out", out), ("device", device), ("backend", backend)):
@@ -134,6 +138,8 @@ def train(
             flags[key] = value
     if "method" in flags and config.get("method", {}).get("name") not in (None, method):
         config["method"] = {}  # options of another method from the config file do not apply
+    if "model" in flags and config.get("model", {}).get("name") not in (None, model_name):
+        config["model"] = {}
     if "budget" in flags:
         config.pop("budget", None)
     trainer = run_training(deep_merge(config, flags), progress=not quiet)

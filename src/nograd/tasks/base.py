@@ -90,11 +90,8 @@ class SupervisedTask(Task):
         self.x_train, self.y_train = x_train.to(self.device), y_train.to(self.device)
         self.x_test, self.y_test = x_test.to(self.device), y_test.to(self.device)
         self.input_shape = tuple(x_train.shape[1:])
-        if self.batch_size is not None and self.batch_size > len(x_train):
-            raise ConfigError(
-                f"The 'batch_size' option of task '{self.name}' must be at most the training set size "
-                f"({len(x_train)}). Got {self.batch_size} instead."
-            )
+        if self.batch_size is not None and self.batch_size >= len(x_train):
+            self.batch_size = None  # a batch as large as the training set is the full batch
 
     def train_batch(self, step: int) -> tuple[Tensor, Tensor]:
         n = len(self.x_train)

@@ -1,0 +1,124 @@
+import math
+
+import pytest
+import torch
+
+from nograd.errors import ConfigError
+from nograd.evaluate import SerialEvaluator, VectorizedEvaluator
+from nograd.models import build_model, count_weights
+from nograd.optim import RSO
+from nograd.optim.rso import rso_sigma
+from nograd.tasks import ClassificationTask
+
+
+class RandomImages(ClassificationTask):
+    name = "random-images"
+    summary = "test data"
+    num_outputs = 10
+
+    def __init__(self, n=48, size=8, batch_size=16, dtype=torch.float64):
+        super().__init__(seed=0, batch_size=batch_size, reshuffle=False)
+        g = torch.Generator().manual_seed(0)
+        x = torch.randn(n, 1, size, size, generator=g, dtype=dtype)
+        y = torch.randint(0, 10, (n,), generator=g)
+        self._set_data(x, y, x, y)
+
+
+def _run_rso(evaluator_cls, weights: int, channels: int = 4, seed: int = 0):
+    task = RandomImages()
+    torch.manual_seed(seed)
+    model = build_model("rso-mnist", (1, 8, 8), 10, channels=channels).double()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    evaluator = evaluator_cls(task, model)
+    opt = RSO(model.parameters(), cycles=2, seed=seed)
+    decisions = []
+    for step in range(weights):
+        evaluator.set_step(step)
+        before = [p.clone() for p in model.parameters()]
+        opt.step(evaluator)
+        changed = [not torch.equal(a, b) for a, b in zip(before, model.parameters())]
+        decisions.append((changed.index(True) if any(changed) else None, opt.state_dict()["state"][0]["accepted"]))
+    return model, decisions
+
+
+def test_incremental_rso_makes_the_naive_decisions():
+    """The fast path (only the reached part of the network runs) accepts exactly what the naive one does, which
+    runs the full network for each of w, w+Δ, w−Δ: in float64, over a whole cycle of a 4-channel paper net."""
+    weights = count_weights(build_model("rso-mnist", (1, 8, 8), 10, channels=4))
+    total = sum(weights)
+    naive_model, naive = _run_rso(SerialEvaluator, total)
+    fast_model, fast = _run_rso(VectorizedEvaluator, total)
+    assert naive == fast
+    assert naive[-1][1] > 50  # a real search: many weights moved
+    for a, b in zip(naive_model.parameters(), fast_model.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_incremental_losses_match_full_forward_on_the_paper_net():
+    task = RandomImages(n=32, size=28, batch_size=16)
+    torch.manual_seed(1)
+    model = build_model("rso-mnist", (1, 28, 28), 10).double()
+    naive, fast = SerialEvaluator(task, model), VectorizedEvaluator(task, model)
+    g = torch.Generator().manual_seed(2)
+    with torch.no_grad():
+        for step, (name, p) in enumerate(reversed(list(model.named_parameters()))):
+            for ev in (naive, fast):
+                ev.set_step(step)
+            flat = int(torch.randint(p.numel(), (1,), generator=g))
+            index = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), p.shape))
+            values = p[index] + torch.tensor([0.0, 0.5, -0.5], dtype=p.dtype)
+            torch.testing.assert_close(
+                fast.evaluate_coordinate(p, index, values),
+                naive.evaluate_coordinate(p, index, values),
+                rtol=1e-12,
+                atol=1e-12,
+                msg=name,
+            )
+
+
+def test_visiting_order_sigma_and_annealing():
+    model = build_model("rso-mnist", (1, 8, 8), 10, channels=4)
+    opt = RSO(model.parameters(), cycles=4)
+    names = [n for n, _ in model.named_parameters()]
+    order = [names[[id(p) for p in model.parameters()].index(id(t))] for t in opt._order]
+    assert order[:4] == ["fc.weight", "bn6.bias", "bn6.weight", "conv6.weight"] and order[-1] == "conv1.weight"
+    conv6 = model.conv6.weight
+    assert rso_sigma(conv6) == pytest.approx(math.sqrt(2 / (4 * 9)))
+    assert rso_sigma(model.bn6.weight) == 0.167
+    assert opt.sigma(3, 0) == pytest.approx(rso_sigma(conv6))  # cycle 0: σ
+    assert opt.sigma(3, 3) == pytest.approx(rso_sigma(conv6) * (0.1 + 0.9 * 1 / 4))  # last cycle
+    assert opt.position(0) == (0, 0, 0) and opt.position(opt.weights_per_cycle + 41) == (1, 1, 1)
+
+
+def test_ties_keep_the_weight_and_decay_applies():
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2, bias=False))
+    opt = RSO(model.parameters(), cycles=1, weight_decay=0.5)
+    w0 = float(model[0].weight[0, 0].detach())
+    opt.step(lambda: 1.0)  # every value ties: w kept, decayed
+    assert float(model[0].weight[0, 0].detach()) == pytest.approx(w0 * 0.5)
+    assert opt.state_dict()["state"][0]["accepted"] == 0
+
+
+def test_events_and_finish():
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2, bias=False), torch.nn.Linear(2, 1, bias=False))
+    opt = RSO(model.parameters(), cycles=2)
+    events = []
+    while not opt.finished:
+        opt.step(lambda: float(sum(p.abs().sum() for p in model.parameters())))
+        events.append(opt.events)
+    assert len(events) == 2 * 6
+    assert [i for i, e in enumerate(events) if "layer" in e] == [1, 5, 7, 11]
+    assert [i for i, e in enumerate(events) if "cycle" in e] == [5, 11]
+    assert opt.state_dict()["state"][0]["evaluations"] == 36
+
+
+@pytest.mark.parametrize("kwargs", [{"cycles": 0}, {"weight_decay": 1.0}, {"bn_sigma": -1.0}])
+def test_bad_rso_options(kwargs):
+    with pytest.raises(ConfigError, match="parameter of RSO must be"):
+        RSO(torch.nn.Linear(2, 2).parameters(), **kwargs)
+
+
+def test_paper_net_weight_counts():
+    assert count_weights(build_model("rso-mnist", (1, 28, 28), 10)) == (11_824, 192)
+    assert count_weights(build_model("rso-cifar10", (3, 32, 32), 10))[0] == 56_560
