@@ -25,6 +25,7 @@ from nograd.models.batchnorm import has_batchnorm, recalibrate_batchnorm
 from nograd.optim import build_optimizer, get_method
 from nograd.report import plot_learning_curve
 from nograd.runs import RunFolder
+from nograd.runtime import tune_allocator
 from nograd.tasks import build_task
 
 __all__ = ["Trainer", "train", "resume"]
@@ -40,11 +41,19 @@ class Trainer:
         self.run = run
         self.progress = progress
         cfg = self.config
+        tune_allocator()
         torch.manual_seed(cfg["seed"])  # the model's initial weights
         self.task = build_task(cfg["task"]["name"], seed=cfg["seed"], device=cfg["device"], **_options(cfg["task"]))
         self.model = build_model(
             cfg["model"]["name"], self.task.input_shape, self.task.num_outputs, **_options(cfg["model"])
         ).to(cfg["device"])
+        if torch.device(cfg["device"]).type == "cpu" and any(
+            isinstance(m, torch.nn.Conv2d) for m in self.model.modules()
+        ):
+            # Channels-last convolutions are about 1.6× faster on the CPU (measured on the RSO MNIST net).
+            self.model = self.model.to(memory_format=torch.channels_last)
+            if hasattr(self.task, "use_channels_last"):
+                self.task.use_channels_last()
         self.method = get_method(cfg["method"]["name"])
         self.evaluator = build_evaluator(cfg["backend"], self.task, self.model, cfg["chunk_size"])
         if not self.method.uses_gradients:

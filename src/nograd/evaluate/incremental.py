@@ -84,11 +84,16 @@ class ChainPlan:
         if mixer is None:  # the searched layer's output is the network's output
             out = cache.h.unsqueeze(0).repeat(len(values), *([1] * cache.h.dim()))
             out[:, :, channel] = h
-        else:
-            assert cache.y is not None
-            out = cache.y.unsqueeze(0) + self._mix(h - cache.h[:, channel].unsqueeze(0), mixer, channel, cache.h)
-            out = self._rest(out, mixer + 1)
-        return task.population_loss(out, y)
+            return task.population_loss(out, y)
+        # One candidate at a time through the rest: PyTorch's own layers on ordinary [N, ...] batches
+        # (BatchNorm statistics per candidate, fused kernels, the model's memory format).
+        outputs = []
+        for hp in h:
+            moved = cache.y + self._mix(hp - cache.h[:, channel], mixer, channel)
+            for module in self.modules[mixer + 1 :]:
+                moved = module(moved)
+            outputs.append(moved)
+        return task.population_loss(torch.stack(outputs), y)
 
     def _next_mixer(self, j: int) -> int | None:
         for k in range(j + 1, len(self.modules)):
@@ -130,7 +135,7 @@ class ChainPlan:
             h = self._channel_ops(z, j, mixer, channel)[0]
             if mixer is not None:
                 assert cache.y is not None
-                cache.y = cache.y + self._mix((h - cache.h[:, channel]).unsqueeze(0), mixer, channel, cache.h)[0]
+                cache.y = cache.y + self._mix(h - cache.h[:, channel], mixer, channel)
             cache.h[:, channel] = h
         cache.version = current
 
@@ -154,9 +159,7 @@ class ChainPlan:
             return base.unsqueeze(0) + delta * x[:, index[1]].unsqueeze(0)
         # BatchNorm: normalise channel ``channel`` of the input with this batch's statistics, then γ, β.
         xc = x[:, channel]
-        dims = tuple(d for d in range(xc.dim()) if d != 0) + (0,)
-        mean, var = xc.mean(dim=dims, keepdim=True), xc.var(dim=dims, unbiased=False, keepdim=True)
-        normed = (xc - mean) / torch.sqrt(var + module.eps)
+        normed = _normalise(xc, tuple(range(xc.dim())), module.eps)
         gamma, beta = module.weight[channel], module.bias[channel]
         if values is None:
             return (normed * gamma + beta).unsqueeze(0)
@@ -183,9 +186,7 @@ class ChainPlan:
             if isinstance(module, nn.Flatten):
                 continue
             if isinstance(module, _BN):
-                dims = tuple(range(1, z.dim()))
-                mean, var = z.mean(dim=dims, keepdim=True), z.var(dim=dims, unbiased=False, keepdim=True)
-                z = (z - mean) / torch.sqrt(var + module.eps) * module.weight[channel] + module.bias[channel]
+                z = _normalise(z, tuple(range(1, z.dim())), module.eps) * module.weight[channel] + module.bias[channel]
             elif isinstance(module, _ELEMENTWISE):
                 z = module(z)
             else:  # pooling: acts per channel on [P·N, 1, H, W]
@@ -194,28 +195,26 @@ class ChainPlan:
                 z = out.reshape(p, n, *out.shape[2:])
         return z
 
-    def _mix(self, dh: Tensor, mixer: int, channel: int, h: Tensor) -> Tensor:
-        """How the mixer's output moves when its input channel ``channel`` moves by ``dh`` ``[P, N, ...]``."""
+    def _mix(self, dh: Tensor, mixer: int, channel: int) -> Tensor:
+        """How the mixer's output moves when its input channel ``channel`` moves by ``dh`` ``[N, ...]``."""
         module = self.modules[mixer]
-        p, n = dh.shape[:2]
         if isinstance(module, nn.Conv2d):
-            w = module.weight[:, channel : channel + 1]
-            out = F.conv2d(dh.reshape(p * n, 1, *dh.shape[2:]), w, None, module.stride, module.padding, module.dilation)
-            return out.reshape(p, n, *out.shape[1:])
-        block = dh.reshape(p, n, -1)  # the channel's features (one, or its flattened spatial block)
+            # Match the layout of the mixer's cached output, or the add that follows runs strided and slow.
+            layout = torch.channels_last if module.weight.is_contiguous(memory_format=torch.channels_last) else None
+            w, plane = module.weight[:, channel : channel + 1], dh.unsqueeze(1)
+            if layout is not None:
+                w, plane = w.contiguous(memory_format=layout), plane.contiguous(memory_format=layout)
+            return F.conv2d(plane, w, None, module.stride, module.padding, module.dilation)
+        block = dh.reshape(len(dh), -1)  # the channel's features (one, or its flattened spatial block)
         width = block.shape[-1]
         return block @ module.weight[:, channel * width : (channel + 1) * width].T
 
-    def _rest(self, t: Tensor, start: int) -> Tensor:
-        """The layers after the mixer, for every candidate: BatchNorm statistics per candidate."""
-        for module in self.modules[start:]:
-            if isinstance(module, _BN):
-                dims = (1,) + tuple(range(3, t.dim()))
-                mean, var = t.mean(dim=dims, keepdim=True), t.var(dim=dims, unbiased=False, keepdim=True)
-                shape = (1, 1, -1) + (1,) * (t.dim() - 3)
-                t = (t - mean) / torch.sqrt(var + module.eps) * module.weight.view(shape) + module.bias.view(shape)
-            else:
-                p, n = t.shape[:2]
-                out = module(t.reshape(p * n, *t.shape[2:]))
-                t = out.reshape(p, n, *out.shape[1:])
-        return t
+
+def _normalise(t: Tensor, dims: tuple[int, ...], eps: float) -> Tensor:
+    """BatchNorm's training-mode normalisation over ``dims`` (biased variance), two-pass.
+
+    ``Tensor.var`` over non-adjacent dimensions is ten times slower on the CPU than these two reductions.
+    """
+    centred = t - t.mean(dim=dims, keepdim=True)
+    var = centred.square().mean(dim=dims, keepdim=True)
+    return centred * torch.rsqrt(var + eps)

@@ -103,6 +103,12 @@ class SupervisedTask(Task):
         order = order.to(self.device)
         return self.x_train[order], self.y_train[order]
 
+    def use_channels_last(self) -> None:
+        """Store 4-D inputs channels-last, the layout PyTorch's CPU convolutions run fastest on."""
+        if self.x_train.dim() == 4:
+            self.x_train = self.x_train.contiguous(memory_format=torch.channels_last)
+            self.x_test = self.x_test.contiguous(memory_format=torch.channels_last)
+
     def batch_key(self, step: int) -> object:
         n = len(self.x_train)
         if self.batch_size is None or self.batch_size == n:
