@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["population_eval.py", "addition.py"]
+SCRIPTS = ["population_eval.py", "addition.py", "rso_speed.py", "rso_accuracy.py"]
 
 if __name__ == "__main__":
     for script in SCRIPTS:

@@ -122,3 +122,46 @@ def test_bad_rso_options(kwargs):
 def test_paper_net_weight_counts():
     assert count_weights(build_model("rso-mnist", (1, 28, 28), 10)) == (11_824, 192)
     assert count_weights(build_model("rso-cifar10", (3, 32, 32), 10))[0] == 56_560
+
+
+def _rso_config(**extra):
+    config = {
+        "task": {"name": "digits", "train_subset": 64, "test_subset": 40, "batch_size": 16},
+        "model": {"name": "rso-mnist", "channels": 2},
+        "method": {"name": "rso", "cycles": 2},
+        "seed": 3,
+    }
+    config.update(extra)
+    return config
+
+
+def test_rso_runs_to_completion_through_the_trainer(tmp_path):
+    from nograd.train import train
+
+    trainer = train(_rso_config(), out=tmp_path, progress=False)
+    opt = trainer.optimizer
+    assert opt.finished and trainer.step == opt.total_steps == 2 * (18 + 5 * 36 + 20 + 6 * 4)
+    rows = trainer.run.read_metrics()
+    assert [int(r["step"]) for r in rows] == [0, opt.weights_per_cycle, 2 * opt.weights_per_cycle]  # per cycle
+    assert trainer.config["task"]["reshuffle"] is False  # the method's task defaults
+    assert rows[-1]["evaluations"] == 3 * opt.total_steps
+
+
+def test_rso_resumes_mid_cycle_to_the_same_weights(tmp_path):
+    from nograd.runs import RunFolder
+    from nograd.train import Trainer, resume, train
+
+    reference = train(_rso_config(), out=tmp_path / "a", progress=False)
+    crashing = Trainer(_rso_config(), RunFolder.create(tmp_path / "b", "digits", "rso"), progress=False)
+
+    def crash(trainer):
+        if trainer.step == 150:  # mid-cycle, mid-tensor: the last checkpoint is the end of the previous tensor
+            raise RuntimeError("simulated crash")
+
+    crashing.on_step = crash
+    with pytest.raises(RuntimeError):
+        crashing.fit()
+    assert 0 < torch.load(crashing.run.checkpoint_path("last"), weights_only=True)["trainer"]["step"] < 150
+    resumed = resume(crashing.run.path, progress=False)
+    for a, b in zip(reference.model.parameters(), resumed.model.parameters()):
+        assert torch.equal(a, b)
