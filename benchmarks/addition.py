@@ -77,7 +77,7 @@ def main() -> None:
                     f"| `{method}` | {' | '.join(accs)} | {fmt_count(evals99)} | "
                     f"{'never' if not math.isfinite(secs99) else f'{secs99:.1f}'} | {total:.1f} |"
                 )
-                lines.append(f"|  ↳ final held-out accuracy per seed | {finals} |" + " |" * (len(marks) + 1))
+                lines.append(f"|  ↳ final held-out accuracy per seed | {finals} |" + " |" * (len(marks) + 2))
     body = f"""## Addition: random search vs hill climbing vs Adam
 
 Two-digit + two-digit addition; held-out accuracy (the rounded output equals the sum, on pairs never seen in
