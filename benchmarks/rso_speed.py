@@ -69,7 +69,7 @@ def measure(task, sample: int, seed: int) -> dict:
     }
     opts = {k: RSO(m.parameters(), cycles=5, seed=seed) for k, m in models.items()}
     names = {id(p): n for n, p in base.named_parameters()}
-    order = [names[id(t)] for t in opts["naive"]._order]
+    order = [names[id(t)] for t in opts["naive"].order]
     batches = len(task.x_train) // task.batch_size
     rows, same, compared = [], 0, 0
     for t_index, name in enumerate(order):

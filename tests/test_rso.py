@@ -81,7 +81,7 @@ def test_visiting_order_sigma_and_annealing():
     model = build_model("rso-mnist", (1, 8, 8), 10, channels=4)
     opt = RSO(model.parameters(), cycles=4)
     names = [n for n, _ in model.named_parameters()]
-    order = [names[[id(p) for p in model.parameters()].index(id(t))] for t in opt._order]
+    order = [names[[id(p) for p in model.parameters()].index(id(t))] for t in opt.order]
     assert order[:4] == ["fc.weight", "bn6.bias", "bn6.weight", "conv6.weight"] and order[-1] == "conv1.weight"
     conv6 = model.conv6.weight
     assert rso_sigma(conv6) == pytest.approx(math.sqrt(2 / (4 * 9)))

@@ -193,3 +193,13 @@ def test_cuda_request_without_gpu_is_clear():
 def test_run_folder_names_do_not_collide(tmp_path):
     a, b = RunFolder.create(tmp_path, "t", "m"), RunFolder.create(tmp_path, "t", "m")
     assert a.path != b.path and Path(b.path).is_dir()
+
+
+def test_minibatch_tasks_reevaluate_the_kept_weights_unless_told_otherwise():
+    config = resolve_config({"task": {"name": "addition", "batch_size": 10}})
+    assert config["method"]["reevaluate"] is True
+    config = resolve_config(
+        {"task": {"name": "addition", "batch_size": 10}, "method": {"name": "hillclimb", "reevaluate": False}}
+    )
+    assert config["method"]["reevaluate"] is False
+    assert resolve_config({})["method"]["reevaluate"] is False  # full batch: the stored loss stays valid

@@ -116,7 +116,11 @@ def resolve_config(user: dict[str, Any]) -> dict[str, Any]:
 
     options = spec.default_options()
     check_unknown_keys(f"method '{spec.name}'", _without_name(config["method"]), options)
-    config["method"] = {"name": spec.name, **options, **_without_name(config["method"])}
+    user_method = _without_name(config["method"])
+    if "reevaluate" in options and "reevaluate" not in user_method and config["task"].get("batch_size") is not None:
+        # On minibatches the kept weights' old loss is from another batch: score them again with the candidates.
+        user_method["reevaluate"] = True
+    config["method"] = {"name": spec.name, **options, **user_method}
 
     check_unknown_keys("the budget", config["budget"], _BUDGET_CONSTRAINTS)
     if all(v is None for v in config["budget"].values()) and not spec.runs_to_completion:

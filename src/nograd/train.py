@@ -196,7 +196,7 @@ class Trainer:
         stats = self.optimizer.stats() if hasattr(self.optimizer, "stats") else {}
         if "tensor" in stats and not getattr(self.optimizer, "finished", False):
             names = {id(p): n for n, p in self.model.named_parameters()}
-            tensor = self.optimizer._order[stats["tensor"]]  # type: ignore[attr-defined]
+            tensor = self.optimizer.order[stats["tensor"]]  # type: ignore[attr-defined]
             bar.set_description(
                 f"{self.config['task']['name']}/{self.method.name} cycle {stats['cycle'] + 1} "
                 f"{names.get(id(tensor), '?')}",

@@ -112,6 +112,11 @@ class RSO(Optimizer):
 
     # -- progress ----------------------------------------------------------------------------------------
     @property
+    def order(self) -> tuple[Tensor, ...]:
+        """The tensors in visiting order: the output layer first."""
+        return tuple(self._order)
+
+    @property
     def weights_per_cycle(self) -> int:
         return self._offsets[-1]
 

@@ -29,7 +29,7 @@ class ImageClassificationTask(ClassificationTask):
     Args:
         data_dir: folder holding the dataset's files; None looks in ``$NOGRAD_DATA``, system folders and
             ``~/.cache/nograd/<dataset>`` (default: None).
-        batch_size: minibatch size, or None for the whole training set (default: None).
+        batch_size: minibatch size, or None for the whole training set (default: 1000).
         train_subset: train on this many examples, a seeded subset, or None for all (default: None).
         test_subset: measure test accuracy on this many examples, a seeded subset, or None for all (default: None).
         split_test: when set, ignore the official training set and split the official test set instead: this
@@ -47,7 +47,7 @@ class ImageClassificationTask(ClassificationTask):
         seed: int = 0,
         device: str | torch.device = "cpu",
         data_dir: str | None = None,
-        batch_size: int | None = None,
+        batch_size: int | None = 1000,
         train_subset: int | None = None,
         test_subset: int | None = None,
         split_test: float | None = None,
@@ -167,7 +167,7 @@ class DigitsTask(ImageClassificationTask):
         self,
         seed: int = 0,
         device: str | torch.device = "cpu",
-        batch_size: int | None = None,
+        batch_size: int | None = 1000,
         train_subset: int | None = None,
         test_subset: int | None = None,
         split_test: float | None = None,
