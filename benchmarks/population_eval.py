@@ -80,8 +80,10 @@ def main() -> None:
         )
     body = f"""## Population evaluation: vectorised vs a Python loop (λ = {args.population})
 
-One batched pass (`VectorizedEvaluator`: `torch.func.vmap` over `functional_call`) against a Python loop that loads each
-candidate into the model (`SerialEvaluator`), on the same candidates, interleaved over {args.rounds} rounds; medians.
+One batched pass (`VectorizedEvaluator`; for these plain MLPs its written-out batched forward: the first layer as
+one GEMM over all candidates' stacked weights, later layers as batched matmuls; other models go through
+`torch.func.vmap`) against a Python loop that loads each candidate into the model and runs it
+(`SerialEvaluator`), on the same candidates, interleaved over {args.rounds} rounds; medians.
 Fraction of peak = the forward pass's matmul FLOPs per second over this machine's measured fp32 matmul rate
 ({r["peak"]:.0f} GFLOP/s, 2048×2048, measured in the same rounds).
 
