@@ -12,12 +12,23 @@ import tempfile
 from pathlib import Path
 
 from _report import ROOT, write_section
+from nograd.runs import RunFolder
 from nograd.train import train
 
 
-def rso_runs(task: dict, cycles: int, seeds: list[int], out: str) -> list[list[dict]]:
-    runs = []
+def rso_runs(task: dict, cycles: int, seeds: list[int], out: str, reuse: list[str] = ()) -> list[list[dict]]:
+    """RSO runs for ``seeds``; finished run folders in ``reuse`` stand in for the seeds they were run with."""
+    runs, done = [], set()
+    for folder in reuse:
+        run = RunFolder.open(folder)
+        config = run.read_config()
+        if config["task"]["name"] == task["name"] and config["method"]["name"] == "rso":
+            runs.append(run.read_metrics())
+            done.add(config["seed"])
+            print("reusing", folder, [round(r["test_acc"], 4) for r in runs[-1]], flush=True)
     for seed in seeds:
+        if seed in done:
+            continue
         config = {
             "task": task,
             "model": {"name": "rso-mnist"},
@@ -67,13 +78,16 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=5000, help="RSO minibatch (the paper: 5000)")
     parser.add_argument("--adam-epochs", type=int, default=5)
+    parser.add_argument(
+        "--reuse", nargs="*", default=[], help="finished RSO run folders to report instead of rerunning"
+    )
     parser.add_argument("--mnist-test-dir", default=str(ROOT.parent / "shared" / "data" / "mnist-test"))
     args = parser.parse_args()
     seeds = list(range(args.seeds))
     fashion = {"name": "fashion-mnist", "batch_size": args.batch_size}
     parts = []
     with tempfile.TemporaryDirectory() as out:
-        rso = rso_runs(fashion, args.cycles, seeds, out)
+        rso = rso_runs(fashion, args.cycles, seeds, out, args.reuse)
         adam = adam_runs({"name": "fashion-mnist"}, args.adam_epochs, seeds, out, 60_000)
         parts.append(table(rso, f"RSO, minibatch {args.batch_size}", "cycle"))
         parts.append(table(adam, "Adam lr 1e-3, batch 128", "epoch"))
