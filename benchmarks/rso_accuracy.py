@@ -98,7 +98,9 @@ def main() -> None:
                 "split_test": 0.5,
                 "batch_size": min(args.batch_size, 1000),
             }
-            parts.append(table(rso_runs(mnist, args.cycles, seeds[:1], out), "RSO, MNIST test set split", "cycle"))
+            cycles = args.mnist_cycles or args.cycles
+            runs = rso_runs(mnist, cycles, seeds[:1], out)
+            parts.append(table(runs, f"RSO ({cycles} cycles), MNIST test-set split", "cycle"))
     body = f"""## RSO accuracy: Fashion-MNIST, the paper's MNIST net
 
 Test accuracy on the full Fashion-MNIST test set (10k) after each RSO cycle (one update per weight, 12,016 weights
