@@ -177,7 +177,7 @@ class RSO(Optimizer):
         index = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), param.shape))
         decayed = float(param[index]) * (1.0 - self.param_groups[0]["weight_decay"])
         delta = self.sigma(tensor, cycle) * float(self._unit_noise(cycle, tensor)[flat])
-        values = torch.tensor([decayed, decayed + delta, decayed - delta], dtype=param.dtype)
+        values = torch.tensor([decayed, decayed + delta, decayed - delta], dtype=param.dtype, device=param.device)
         losses = self._evaluate(closure, param, index, values)
         best = 0
         for candidate in (1, 2):
