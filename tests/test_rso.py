@@ -55,10 +55,14 @@ def test_incremental_rso_makes_the_naive_decisions():
         assert torch.equal(a, b)
 
 
-def test_incremental_losses_match_full_forward_on_the_paper_net():
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_incremental_losses_match_full_forward_on_the_paper_net(channels_last):
     task = RandomImages(n=32, size=28, batch_size=16)
     torch.manual_seed(1)
     model = build_model("rso-mnist", (1, 28, 28), 10).double()
+    if channels_last:  # as the trainer runs conv nets on the CPU
+        model = model.to(memory_format=torch.channels_last)
+        task.use_channels_last()
     naive, fast = SerialEvaluator(task, model), VectorizedEvaluator(task, model)
     g = torch.Generator().manual_seed(2)
     with torch.no_grad():
