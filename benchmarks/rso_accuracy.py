@@ -81,6 +81,7 @@ def main() -> None:
     parser.add_argument(
         "--reuse", nargs="*", default=[], help="finished RSO run folders to report instead of rerunning"
     )
+    parser.add_argument("--mnist-cycles", type=int, default=None, help="cycles for the MNIST sanity split")
     parser.add_argument("--mnist-test-dir", default=str(ROOT.parent / "shared" / "data" / "mnist-test"))
     args = parser.parse_args()
     seeds = list(range(args.seeds))
