@@ -4,7 +4,7 @@ Random search, hill climbing, RSO, Monte Carlo, supermasks and weight-agnostic n
 ``torch.optim`` contract, vectorised population evaluation, and run folders you can resume.
 """
 
-from nograd.optim import HillClimb, RandomSearch
+from nograd.optim import RSO, HillClimb, RandomSearch
 
 __version__ = "0.1.0"
-__all__ = ["HillClimb", "RandomSearch", "__version__"]
+__all__ = ["HillClimb", "RandomSearch", "RSO", "__version__"]
