@@ -84,7 +84,8 @@ def _not_found(spec: DatasetSpec, split: str, data_dir: str | os.PathLike | None
     return DatasetError(
         f"Dataset '{spec.name}' ({split} split) was not found: it needs {what}. Looked in: {looked} (set "
         f"$NOGRAD_DATA or pass data_dir to look elsewhere). Get the files from {sources} (see {spec.homepage}){hint}, "
-        f"or pass download=True (on the command line: task.download=true) to download them into {cache_root() / spec.name}."
+        f"or pass download=True (on the command line: task.download=true) to download them into "
+        f"{cache_root() / spec.name}."
     )
 
 
