@@ -41,6 +41,7 @@ class ImageClassificationTask(ClassificationTask):
 
     dataset: ClassVar[str]
     num_outputs = 10
+    default_model: ClassVar[dict[str, Any]] = {"name": "mlp", "hidden": [32], "activation": "relu"}
 
     def __init__(
         self,
@@ -134,21 +135,18 @@ class MNISTTask(ImageClassificationTask):
     name = "mnist"
     summary = "MNIST handwritten digits, 28x28 grey, 10 classes (60k train / 10k test)"
     dataset = "mnist"
-    default_model: ClassVar[dict[str, Any]] = {"name": "mlp", "hidden": [32], "activation": "relu"}
 
 
 class FashionMNISTTask(ImageClassificationTask):
     name = "fashion-mnist"
     summary = "Fashion-MNIST article images, 28x28 grey, 10 classes (60k train / 10k test)"
     dataset = "fashion-mnist"
-    default_model: ClassVar[dict[str, Any]] = {"name": "mlp", "hidden": [32], "activation": "relu"}
 
 
 class CIFAR10Task(ImageClassificationTask):
     name = "cifar10"
     summary = "CIFAR-10 colour images, 32x32x3, 10 classes (50k train / 10k test)"
     dataset = "cifar10"
-    default_model: ClassVar[dict[str, Any]] = {"name": "mlp", "hidden": [32], "activation": "relu"}
 
 
 class DigitsTask(ImageClassificationTask):
@@ -161,7 +159,6 @@ class DigitsTask(ImageClassificationTask):
     name = "digits"
     summary = "scikit-learn's 8x8 handwritten digits, 10 classes (1438 train / 359 test, fixed split)"
     dataset = "digits"
-    default_model: ClassVar[dict[str, Any]] = {"name": "mlp", "hidden": [32], "activation": "relu"}
 
     def __init__(
         self,
