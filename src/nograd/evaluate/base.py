@@ -55,6 +55,12 @@ class Evaluator(ABC):
             self._batch = self.task.train_batch(self._step)
         return self._batch
 
+    def targets(self) -> Tensor:
+        """The targets of the current batch, without gathering its inputs where the task can."""
+        if self._batch is None and hasattr(self.task, "train_targets"):
+            return self.task.train_targets(self._step)
+        return self.batch()[1]
+
     def batch_key(self) -> object:
         """Identity of the current batch: equal keys mean the same examples (for caches)."""
         return self.task.batch_key(self._step)

@@ -15,6 +15,7 @@ BatchNorm γ/β. Anything else goes through the plain full-network path.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -38,6 +39,7 @@ def _supported(module: nn.Module) -> bool:
 @dataclass
 class _BatchCache:
     x: Tensor  # input of the searched layer
+    z: Tensor  # its output, all channels (for BatchNorm: its normalised input, before γ and β)
     h: Tensor  # output of the channel-wise layers after it: the mixer's input (before any Flatten)
     y: Tensor | None  # the mixer's output, or None when nothing mixes after the searched layer
     version: list[Tensor] = field(default_factory=list)  # the searched layer's parameters the caches reflect
@@ -56,6 +58,7 @@ class ChainPlan:
                 self.owner[id(module.weight)] = (j, "gamma")
                 self.owner[id(module.bias)] = (j, "beta")
         self._layer: int | None = None
+        self._mixer: int | None = None
         self._caches: dict[object, _BatchCache] = {}
 
     @classmethod
@@ -68,18 +71,22 @@ class ChainPlan:
         return id(param) in self.owner
 
     # -- scoring -----------------------------------------------------------------------------------------
-    def losses(self, task, x: Tensor, y: Tensor, key: object, param: Tensor, index, values: Tensor) -> Tensor:
-        """Loss for each of ``values`` at ``param[index]``; the model is in batch-statistics mode."""
+    def losses(
+        self, task, inputs: Callable[[], Tensor], y: Tensor, key: object, param: Tensor, index, values: Tensor
+    ) -> Tensor:
+        """Loss for each of ``values`` at ``param[index]`` on the batch ``key`` (targets ``y``; ``inputs`` gives its
+        inputs, read only when that batch's caches are built); the model is in batch-statistics mode."""
         j, role = self.owner[id(param)]
         if self._layer != j:
             self._layer, self._caches = j, {}
-        mixer = self._next_mixer(j)
+            self._mixer = self._next_mixer(j)
+        mixer = self._mixer
         cache = self._caches.get(key)
         if cache is None:
-            cache = self._caches[key] = self._build(x, j, mixer)
-        self._sync(cache, j, mixer)
+            cache = self._caches[key] = self._build(inputs(), j)
+        self._sync(cache, j)
         channel = index[0]
-        z = self._channel_output(cache.x, j, role, channel, index, values)  # [P, N, ...] of the one channel
+        z = self._candidate_outputs(cache, j, role, channel, index, values)  # [P, N, ...] of the one channel
         h = self._channel_ops(z, j, mixer, channel)  # [P, N, ...]
         if mixer is None:  # the searched layer's output is the network's output
             out = cache.h.unsqueeze(0).repeat(len(values), *([1] * cache.h.dim()))
@@ -87,12 +94,13 @@ class ChainPlan:
             return task.population_loss(out, y)
         # One candidate at a time through the rest: PyTorch's own layers on ordinary [N, ...] batches
         # (BatchNorm statistics per candidate, fused kernels, the model's memory format).
+        assert cache.y is not None
         outputs = []
         for hp in h:
-            moved = cache.y + self._mix(hp - cache.h[:, channel], mixer, channel)
+            out = cache.y + self._mix(hp - cache.h[:, channel], mixer, channel)
             for module in self.modules[mixer + 1 :]:
-                moved = module(moved)
-            outputs.append(moved)
+                out = module(out)
+            outputs.append(out)
         return task.population_loss(torch.stack(outputs), y)
 
     def _next_mixer(self, j: int) -> int | None:
@@ -101,17 +109,26 @@ class ChainPlan:
                 return k
         return None
 
-    def _build(self, x: Tensor, j: int, mixer: int | None) -> _BatchCache:
+    def _build(self, x: Tensor, j: int) -> _BatchCache:
         for module in self.modules[:j]:
             x = module(x)
-        z = self.modules[j](x)
-        h = z
+        return _BatchCache(x, *self._from_input(x, j), self._params(j))
+
+    def _from_input(self, x: Tensor, j: int) -> tuple[Tensor, Tensor, Tensor | None]:
+        """``z``, ``h`` and ``y`` of the caches, computed in full from the searched layer's input ``x``."""
+        mixer = self._mixer
+        layer = self.modules[j]
+        if isinstance(layer, _BN):
+            z = _normalise(x, (0, *range(2, x.dim())), layer.eps)
+            h = z * _per_channel(layer.weight, z) + _per_channel(layer.bias, z)
+        else:
+            z = h = layer(x)
         for module in self.modules[j + 1 : mixer if mixer is not None else len(self.modules)]:
             if isinstance(module, nn.Flatten):
                 continue  # kept per channel; the mixer reads the channel's block of features
             h = module(h)
         y = self.modules[mixer](h.flatten(1) if self._flattens(j, mixer) else h) if mixer is not None else None
-        return _BatchCache(x, h, y, self._params(j))
+        return z, h, y
 
     def _params(self, j: int) -> list[Tensor]:
         module = self.modules[j]
@@ -123,50 +140,55 @@ class ChainPlan:
         end = mixer if mixer is not None else len(self.modules)
         return any(isinstance(m, nn.Flatten) for m in self.modules[j + 1 : end])
 
-    def _sync(self, cache: _BatchCache, j: int, mixer: int | None) -> None:
+    def _sync(self, cache: _BatchCache, j: int) -> None:
         """Bring the caches up to the searched layer's current weights, channel by channel."""
+        mixer = self._mixer
         current = self._params(j)
         changed: set[int] = set()
         for now, seen in zip(current, cache.version):
             diff = (now != seen).reshape(now.shape[0], -1).any(1)
             changed.update(int(c) for c in torch.nonzero(diff).flatten())
+        layer = self.modules[j]
+        if len(changed) > max(1, len(current[0]) // 4):
+            # Many channels moved since this batch was last seen (a layer with few weights per channel):
+            # one full pass from the cached input costs less than that many one-channel updates.
+            cache.z, cache.h, cache.y = self._from_input(cache.x, j)
+            cache.version = current
+            return
         for channel in sorted(changed):
-            z = self._channel_output(cache.x, j, None, channel, None, None)
+            if isinstance(layer, nn.Conv2d):
+                w = layer.weight[channel : channel + 1]
+                cache.z[:, channel] = F.conv2d(cache.x, w, None, layer.stride, layer.padding, layer.dilation)[:, 0]
+            elif isinstance(layer, nn.Linear):
+                cache.z[:, channel] = cache.x @ layer.weight[channel]
+            z = self._candidate_outputs(cache, j, None, channel, None, None)
             h = self._channel_ops(z, j, mixer, channel)[0]
             if mixer is not None:
                 assert cache.y is not None
-                cache.y = cache.y + self._mix(h - cache.h[:, channel], mixer, channel)
+                cache.y += self._mix(h - cache.h[:, channel], mixer, channel)
             cache.h[:, channel] = h
         cache.version = current
 
-    def _channel_output(self, x: Tensor, j: int, role, channel: int, index, values) -> Tensor:
+    def _candidate_outputs(self, cache: _BatchCache, j: int, role, channel: int, index, values) -> Tensor:
         """Output channel ``channel`` of layer j: ``[P, N, ...]`` for each value, or ``[1, N, ...]`` as it is."""
         module = self.modules[j]
-        if isinstance(module, nn.Conv2d):
-            w = module.weight[channel : channel + 1]
-            base = F.conv2d(x, w, None, module.stride, module.padding, module.dilation)[:, 0]
+        base = cache.z[:, channel]
+        if isinstance(module, _BN):  # γ·x̂ + β for the channel's normalised input x̂
+            gamma, beta = module.weight[channel], module.bias[channel]
             if values is None:
-                return base.unsqueeze(0)
-            _, i, kh, kw = index
-            tap = self._tap(x[:, i], module, kh, kw)
-            delta = (values - module.weight[index]).view(-1, 1, 1, 1)
-            return base.unsqueeze(0) + delta * tap.unsqueeze(0)
-        if isinstance(module, nn.Linear):
-            base = x @ module.weight[channel]
-            if values is None:
-                return base.unsqueeze(0)
-            delta = (values - module.weight[index]).view(-1, 1)
-            return base.unsqueeze(0) + delta * x[:, index[1]].unsqueeze(0)
-        # BatchNorm: normalise channel ``channel`` of the input with this batch's statistics, then γ, β.
-        xc = x[:, channel]
-        normed = _normalise(xc, tuple(range(xc.dim())), module.eps)
-        gamma, beta = module.weight[channel], module.bias[channel]
+                return (base * gamma + beta).unsqueeze(0)
+            shape = (-1,) + (1,) * base.dim()
+            if role == "gamma":
+                return values.view(shape) * base.unsqueeze(0) + beta
+            return base.unsqueeze(0) * gamma + values.view(shape)
         if values is None:
-            return (normed * gamma + beta).unsqueeze(0)
-        shape = (-1,) + (1,) * normed.dim()
-        if role == "gamma":
-            return values.view(shape) * normed.unsqueeze(0) + beta
-        return normed.unsqueeze(0) * gamma + values.view(shape)
+            return base.unsqueeze(0)
+        delta = values - module.weight[index]
+        if isinstance(module, nn.Conv2d):
+            _, i, kh, kw = index
+            tap = self._tap(cache.x[:, i], module, kh, kw)
+            return base.unsqueeze(0) + delta.view(-1, 1, 1, 1) * tap.unsqueeze(0)
+        return base.unsqueeze(0) + delta.view(-1, 1) * cache.x[:, index[1]].unsqueeze(0)
 
     @staticmethod
     def _tap(plane: Tensor, conv: nn.Conv2d, kh: int, kw: int) -> Tensor:
@@ -208,6 +230,11 @@ class ChainPlan:
         block = dh.reshape(len(dh), -1)  # the channel's features (one, or its flattened spatial block)
         width = block.shape[-1]
         return block @ module.weight[:, channel * width : (channel + 1) * width].T
+
+
+def _per_channel(v: Tensor, like: Tensor) -> Tensor:
+    """A per-channel vector shaped to broadcast over ``like`` ``[N, C, ...]``."""
+    return v.view(1, -1, *([1] * (like.dim() - 2)))
 
 
 def _normalise(t: Tensor, dims: tuple[int, ...], eps: float) -> Tensor:

@@ -42,9 +42,10 @@ class VectorizedEvaluator(Evaluator):
         (``incremental``): RSO's fast path."""
         if self._chain is None or not self._chain.handles(param):
             return super().evaluate_coordinate(param, index, values)
-        x, y = self.batch()
         with self.scoring():
-            losses = self._chain.losses(self.task, x, y, self.batch_key(), param, index, values)
+            losses = self._chain.losses(
+                self.task, lambda: self.batch()[0], self.targets(), self.batch_key(), param, index, values
+            )
         self._count(len(values))
         return losses.to(torch.float64).nan_to_num(nan=math.inf).cpu()
 

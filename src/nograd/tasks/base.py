@@ -83,6 +83,7 @@ class SupervisedTask(Task):
         )
         self.batch_size = batch_size
         self.reshuffle = reshuffle
+        self._shuffle: tuple[int, Tensor] | None = None
 
     def _set_data(self, x_train: Tensor, y_train: Tensor, x_test: Tensor, y_test: Tensor) -> None:
         if len(x_train) == 0 or len(x_test) == 0:
@@ -94,14 +95,26 @@ class SupervisedTask(Task):
             self.batch_size = None  # a batch as large as the training set is the full batch
 
     def train_batch(self, step: int) -> tuple[Tensor, Tensor]:
+        order = self._batch_indices(step)
+        if order is None:
+            return self.x_train, self.y_train
+        return self.x_train[order], self.y_train[order]
+
+    def train_targets(self, step: int) -> Tensor:
+        """The targets of ``train_batch(step)`` alone (cheap: for scorers that cache the inputs)."""
+        order = self._batch_indices(step)
+        return self.y_train if order is None else self.y_train[order]
+
+    def _batch_indices(self, step: int) -> Tensor | None:
         n = len(self.x_train)
         if self.batch_size is None or self.batch_size == n:
-            return self.x_train, self.y_train
+            return None
         epoch, index = divmod(step, n // self.batch_size)
-        generator = addressed_generator("batches", self.seed, epoch if self.reshuffle else 0)
-        order = torch.randperm(n, generator=generator)[index * self.batch_size : (index + 1) * self.batch_size]
-        order = order.to(self.device)
-        return self.x_train[order], self.y_train[order]
+        shuffle = epoch if self.reshuffle else 0
+        if self._shuffle is None or self._shuffle[0] != shuffle:  # one permutation per epoch, not per step
+            generator = addressed_generator("batches", self.seed, shuffle)
+            self._shuffle = (shuffle, torch.randperm(n, generator=generator).to(self.device))
+        return self._shuffle[1][index * self.batch_size : (index + 1) * self.batch_size]
 
     def use_channels_last(self) -> None:
         """Store 4-D inputs channels-last, the layout PyTorch's CPU convolutions run fastest on."""
