@@ -169,3 +169,54 @@ def test_rso_resumes_mid_cycle_to_the_same_weights(tmp_path):
     resumed = resume(crashing.run.path, progress=False)
     for a, b in zip(reference.model.parameters(), resumed.model.parameters()):
         assert torch.equal(a, b)
+
+
+class RandomColourImages(ClassificationTask):
+    name = "random-colour-images"
+    summary = "test data"
+    num_outputs = 10
+
+    def __init__(self, n=24, size=8, batch_size=8):
+        super().__init__(seed=0, batch_size=batch_size, reshuffle=False)
+        g = torch.Generator().manual_seed(0)
+        x = torch.randn(n, 3, size, size, generator=g, dtype=torch.float64)
+        y = torch.randint(0, 10, (n,), generator=g)
+        self._set_data(x, y, x, y)
+
+
+def test_residual_net_resumes_from_its_stage_prefix():
+    torch.manual_seed(0)
+    model = build_model("rso-cifar10", (3, 8, 8), 10).double().train(False)
+    x = torch.randn(4, 3, 8, 8, dtype=torch.float64)
+    for stage in (0, 3, 4, 9):
+        resumed = model(x, start=stage, outputs=model.prefix(x, stage))
+        torch.testing.assert_close(resumed, model(x), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="needs 3 stage outputs"):
+        model(x, start=3, outputs=[])
+
+
+def test_residual_rso_fast_path_makes_the_naive_decisions():
+    """On the paper's residual CIFAR-10 net the fast path runs only the stages from the searched one on; its
+    accept decisions equal the naive full-network ones, including after the visit crosses stage boundaries."""
+    task = RandomColourImages()
+    results = []
+    for evaluator_cls in (SerialEvaluator, VectorizedEvaluator):
+        torch.manual_seed(0)
+        model = build_model("rso-cifar10", (3, 8, 8), 10).double()
+        for p in model.parameters():
+            p.requires_grad_(False)
+        evaluator = evaluator_cls(task, model)
+        opt = RSO(model.parameters(), cycles=1, seed=0)
+        # fc (320), stage 8's BatchNorm (64) and its first conv weights, then stage 4's projection (BN and conv)
+        names = {id(p): n for n, p in model.named_parameters()}
+        projection = [names[id(t)] for t in opt.order].index("stages.4.projection.1.bias")
+        steps = list(range(420)) + list(range(opt._offsets[projection], opt._offsets[projection] + 80))
+        for k, step in enumerate(steps):
+            opt._global["weight"] = step
+            evaluator.set_step(k)
+            opt.step(evaluator)
+        results.append((opt.state_dict()["state"][0]["accepted"], [p.clone() for p in model.parameters()]))
+    (naive_accepted, naive_params), (fast_accepted, fast_params) = results
+    assert naive_accepted == fast_accepted > 100
+    for a, b in zip(naive_params, fast_params):
+        assert torch.equal(a, b)

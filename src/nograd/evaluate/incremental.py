@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-__all__ = ["ChainPlan"]
+__all__ = ["ChainPlan", "StagePrefixes"]
 
 _ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.Identity, nn.ELU, nn.SiLU)
 _CHANNELWISE = (nn.BatchNorm1d, nn.BatchNorm2d, nn.AvgPool2d, nn.MaxPool2d, nn.AdaptiveAvgPool2d, nn.Flatten)
@@ -230,6 +230,39 @@ class ChainPlan:
         block = dh.reshape(len(dh), -1)  # the channel's features (one, or its flattened spatial block)
         width = block.shape[-1]
         return block @ module.weight[:, channel * width : (channel + 1) * width].T
+
+
+class StagePrefixes:
+    """For models made of stages that can resume mid-way (``prefix(x, k)`` and ``forward(x, start=k, outputs=…)``,
+    e.g. the residual ``ResidualChain``): the outputs of the stages before the searched one, cached per batch, so
+    each candidate runs only the stages from the searched one on. The caches are checked against the earlier
+    stages' weights, so they stay right whatever order the weights are visited in."""
+
+    def __init__(self, model: nn.Module):
+        self.model = model
+        self._stage: int | None = None
+        self._caches: dict[object, tuple[list[Tensor], Tensor]] = {}
+
+    @classmethod
+    def build(cls, model: nn.Module) -> StagePrefixes | None:
+        ok = all(callable(getattr(model, attr, None)) for attr in ("prefix", "stage_of"))
+        return cls(model) if ok else None
+
+    def resume_point(self, name: str, x: Tensor, key: object) -> dict[str, object]:
+        """``forward`` keyword arguments that resume at the stage owning parameter ``name``."""
+        stage = self.model.stage_of(name)  # type: ignore[operator]
+        if stage == 0:
+            return {}
+        if stage != self._stage:
+            self._stage, self._caches = stage, {}
+        before = torch.cat([p.detach().reshape(-1) for n, p in self.model.named_parameters() if self._precedes(n)])
+        cached = self._caches.get(key)
+        if cached is None or not torch.equal(cached[1], before):
+            cached = self._caches[key] = (self.model.prefix(x, stage), before.clone())  # type: ignore[operator]
+        return {"start": stage, "outputs": cached[0]}
+
+    def _precedes(self, name: str) -> bool:
+        return self.model.stage_of(name) < self._stage  # type: ignore[operator]
 
 
 def _per_channel(v: Tensor, like: Tensor) -> Tensor:

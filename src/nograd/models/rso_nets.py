@@ -89,9 +89,22 @@ class ResidualChain(nn.Module):
         self.fc = nn.Linear(widths[-1], num_outputs, bias=False)
         kaiming_init(self)
 
-    def forward(self, x: Tensor) -> Tensor:
-        outputs: list[Tensor] = []
-        for k, stage in enumerate(self.stages):
+    def forward(self, x: Tensor, start: int = 0, outputs: list[Tensor] | None = None) -> Tensor:
+        """The logits; with ``start`` > 0, resume at stage ``start`` from ``outputs`` = the first ``start`` stage
+        outputs of ``x`` (see ``prefix``), as a search does while everything before that stage is fixed."""
+        outputs = list(outputs) if outputs is not None else []
+        if len(outputs) != start:
+            raise ValueError(f"resuming at stage {start} needs {start} stage outputs, got {len(outputs)}")
+        outputs = self._run(x, start, len(self.stages), outputs)
+        return self.fc(torch.relu(outputs[-1]).mean((2, 3)))
+
+    def prefix(self, x: Tensor, stop: int) -> list[Tensor]:
+        """The outputs of stages ``0 … stop−1`` for input ``x``: what ``forward(x, start=stop, …)`` resumes from."""
+        return self._run(x, 0, stop, [])
+
+    def _run(self, x: Tensor, start: int, stop: int, outputs: list[Tensor]) -> list[Tensor]:
+        for k in range(start, stop):
+            stage = self.stages[k]
             h = stage.bn(stage.conv(x if k == 0 else torch.relu(outputs[-1])))
             if k in self.residual_into:
                 skip = outputs[k - 2]
@@ -99,7 +112,12 @@ class ResidualChain(nn.Module):
             if k in self.pool_after:
                 h = nn.functional.avg_pool2d(h, 2)
             outputs.append(h)
-        return self.fc(torch.relu(outputs[-1]).mean((2, 3)))
+        return outputs
+
+    def stage_of(self, name: str) -> int:
+        """The stage a parameter (by its ``named_parameters`` name) belongs to; the head counts as the last+1."""
+        parts = name.split(".")
+        return int(parts[1]) if parts[0] == "stages" else len(self.stages)
 
 
 def rso_cifar10_net(in_channels: int = 3, num_outputs: int = 10) -> ResidualChain:
