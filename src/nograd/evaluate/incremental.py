@@ -97,9 +97,10 @@ class ChainPlan:
         assert cache.y is not None
         outputs = []
         for hp in h:
-            out = cache.y + self._mix(hp - cache.h[:, channel], mixer, channel)
+            out = self._mix(hp - cache.h[:, channel], mixer, channel).add_(cache.y)  # fresh: safe in place
             for module in self.modules[mixer + 1 :]:
-                out = module(out)
+                # ReLU in place on the tail's own temporaries: no new buffer per candidate and layer
+                out = torch.relu_(out) if type(module) is nn.ReLU else module(out)
             outputs.append(out)
         return task.population_loss(torch.stack(outputs), y)
 
