@@ -133,9 +133,12 @@ nograd's cycle costs {fast / tail:.2f}× one tail forward per weight. Same accep
     body = f"""## RSO: one cycle of the paper's MNIST net, naive vs nograd
 
 Fashion-MNIST (28×28) through the paper's MNIST net (six 16-channel convs with BatchNorm, 11,824 weights + 192
-BatchNorm parameters). *Naive*: the whole network for each of w, w+Δ, w−Δ (`SerialEvaluator`). *nograd*: the
-searched layer's input cached per minibatch, one output channel recomputed, the next layer updated by a
-one-channel convolution, the rest of the network run for the three values at once (`VectorizedEvaluator`).
+BatchNorm parameters). *Naive*: the whole network for each of w, w+Δ, w−Δ (`SerialEvaluator`). *nograd*
+(`VectorizedEvaluator`): per minibatch the searched layer's input and output and the next conv's input and output
+are cached; each value changes one output channel (one shifted input plane times Δ), the channel-wise layers run on
+that channel alone, the next conv's output moves by a one-input-channel convolution, and only the layers after it
+run in full, once per value. Caches follow accepted changes channel by channel (or in one pass when many
+channels moved since the minibatch was last seen).
 Both in one process with the same settings (glibc allocator thresholds raised, channels-last model and data, as
 `nograd train` runs). Per tensor: naive, the median of {args.sample} weights × the tensor's size; nograd, every
 weight until each minibatch has been seen once (those build the caches: one prefix forward per minibatch and
