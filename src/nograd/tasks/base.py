@@ -98,8 +98,7 @@ class SupervisedTask(Task):
         order = self._batch_indices(step)
         if order is None:
             return self.x_train, self.y_train
-        # index_select: the same rows as x[order], about 2× faster on the CPU (14 → 6 ms for 5000 MNIST images)
-        return self.x_train.index_select(0, order), self.y_train.index_select(0, order)
+        return _rows(self.x_train, order), self.y_train.index_select(0, order)
 
     def train_targets(self, step: int) -> Tensor:
         """The targets of ``train_batch(step)`` alone (cheap: for scorers that cache the inputs)."""
@@ -174,3 +173,11 @@ class ClassificationTask(SupervisedTask):
 
     def correct(self, outputs: Tensor, targets: Tensor) -> Tensor:
         return outputs.argmax(-1) == targets
+
+
+def _rows(t: Tensor, order: Tensor) -> Tensor:
+    """``t[order]``. ``index_select`` gives the same rows about 2× faster on the CPU (14 → 6 ms for 5000 MNIST
+    images) but returns channels-last images with several channels in the default layout; those keep indexing."""
+    if t.dim() == 4 and t.shape[1] > 1 and t.is_contiguous(memory_format=torch.channels_last):
+        return t[order]
+    return t.index_select(0, order)
