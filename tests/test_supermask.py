@@ -270,3 +270,21 @@ def test_mask_search_state_dict_round_trip_with_a_plain_closure():
         opt2.step(closure)
     assert all(torch.equal(a, b) for a, b in zip(model.parameters(), expected))
     assert opt2.state_dict()["state"][0]["step"] == 6
+
+
+@pytest.mark.parametrize("rule", ["top_k", "sign"])
+def test_population_scoring_of_scores_matches_serial(rule):
+    """Hill climbing or random search over the scores: the vectorised backend sees the same masks as the model."""
+    from nograd.evaluate import SerialEvaluator, VectorizedEvaluator
+    from nograd.tasks import DigitsTask
+
+    task = DigitsTask(train_subset=40, test_subset=20, batch_size=None)
+    torch.manual_seed(9)
+    model = supermask_fc(task.input_shape, 10, hidden=(7,), rule=rule)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    flat = torch.cat([p.flatten() for p in model.parameters()])
+    candidates = flat + 0.05 * torch.randn(3, flat.numel(), generator=torch.Generator().manual_seed(0))
+    fast = VectorizedEvaluator(task, model).evaluate_population(candidates)
+    slow = SerialEvaluator(task, model).evaluate_population(candidates)
+    assert torch.allclose(fast, slow, atol=1e-5)

@@ -111,5 +111,7 @@ class FlipScorer:
         for m in range(l + 1, last):  # hidden layers after the mixer run in full
             act_m = self.activations[m]
             assert act_m is not None
-            z = act_m(z) @ self._weights[m + 1].T
+            a = act_m(z)
+            # One GEMM over all candidates' rows: a broadcast matmul would run P small, copied ones.
+            z = (a.reshape(-1, a.shape[-1]) @ self._weights[m + 1].T).view(*a.shape[:-1], -1)
         return z

@@ -86,9 +86,11 @@ class MaskedLayer(nn.Module):
     def mask(self) -> Tensor:
         """The 0/1 mask now in use (no gradient)."""
         with torch.no_grad():
+            s = self.scores.detach()
+            if not isinstance(self.scores, nn.Parameter):  # candidates swapped in by torch.func: no cache
+                return top_k_mask(s.abs(), self.k) if self.rule == "top_k" else (s > 0).to(s.dtype)
             key = (self.scores._version, self.scores.data_ptr(), self.scores.device)
             if self._cache is None or self._cache[0] != key:
-                s = self.scores.detach()
                 mask = top_k_mask(s.abs(), self.k) if self.rule == "top_k" else (s > 0).to(s.dtype)
                 self._cache = (key, mask.contiguous(memory_format=_layout(self.weight)))
             return self._cache[1]

