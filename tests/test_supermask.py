@@ -200,6 +200,7 @@ def test_edge_popup_through_the_trainer_and_resume(tmp_path):
     fresh = build_model("supermask-fc", (1, 8, 8), 10)
     assert all(torch.equal(a, b) for a, b in zip(fresh.buffers(), reference.model.buffers()))  # weights unchanged
     assert reference.step == 12 and reference.summary()["test_acc"] > 0.2
+    assert reference.summary()["kept_fraction"] == 0.5  # top-k keeps exactly k of every (even-sized) layer
 
     from nograd.runs import RunFolder
 
@@ -288,3 +289,15 @@ def test_population_scoring_of_scores_matches_serial(rule):
     fast = VectorizedEvaluator(task, model).evaluate_population(candidates)
     slow = SerialEvaluator(task, model).evaluate_population(candidates)
     assert torch.allclose(fast, slow, atol=1e-5)
+
+
+def test_cli_mask_search_reports_the_kept_fraction(tmp_path):
+    from click.testing import CliRunner
+
+    from nograd.cli.main import cli
+
+    args = ["train", "digits", "-m", "mask-search", "--model", "supermask-fc", "-b", "2 steps", "-q", "-o"]
+    args += [str(tmp_path), "model.rule=sign", "method.population=16", "task.train_subset=100", "task.test_subset=50"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "supermask: keeps" in result.output and "of the frozen random weights" in result.output
