@@ -176,10 +176,13 @@ def main() -> None:
     parser.add_argument("--conv-train-subset", type=int, default=5_000)
     parser.add_argument("--conv-test-subset", type=int, default=2_000)
     parser.add_argument("--reuse", nargs="*", default=[], help="finished run folders to report instead of rerunning")
+    parser.add_argument("--keep", action="store_true", help="skip runs that already have a row in the results file")
     args = parser.parse_args()
     torch.set_num_threads(2)
     rows = [reused(folder) for folder in args.reuse]
     done = {(r["dataset"], r["method"], r["seed"]) for r in rows}
+    if args.keep and RESULTS.exists():
+        done |= {(r["dataset"], r["method"], r["seed"]) for r in json.loads(RESULTS.read_text())}
 
     def run(key: tuple[str, str, int], fn, *a, **kw) -> None:
         if key not in done:
