@@ -238,7 +238,8 @@ the random half the search starts from. Median over the seeds listed; per-run ro
 `benchmarks/results/supermask.json`. Wall time is on a 2-core machine shared with other jobs (all runs under
 `nice -n 19`), so it overstates the cost of a run on a quiet machine. The Conv4/Conv6 rows had far less than the
 paper's budget (100 epochs): the budget column says what each run got, and their test accuracy is on a seeded
-subset of the test set.
+subset of the test set. The table holds every row of the results file, written by one or more invocations of the
+script (`--only`, `--keep`, shorter budgets where time was short); the command below is the last one.
 
 {table(merged)}
 """
