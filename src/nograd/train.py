@@ -26,6 +26,7 @@ from nograd.optim import build_optimizer, get_method
 from nograd.report import plot_learning_curve
 from nograd.runs import RunFolder
 from nograd.runtime import tune_allocator
+from nograd.supermask import MaskedLayer, kept_fraction
 from nograd.tasks import build_task
 
 __all__ = ["Trainer", "train", "resume"]
@@ -244,7 +245,7 @@ class Trainer:
         self.elapsed = elapsed  # the session's own clock keeps counting from ``started``
 
     def summary(self) -> dict[str, Any]:
-        return {
+        summary = {
             "task": self.config["task"]["name"],
             "method": self.method.name,
             "seed": self.config["seed"],
@@ -252,6 +253,9 @@ class Trainer:
             **self.last_metrics,
             "run_dir": str(self.run.path) if self.run is not None else None,
         }
+        if any(isinstance(m, MaskedLayer) for m in self.model.modules()):
+            summary["kept_fraction"] = kept_fraction(self.model)  # a supermask: how much of the net it keeps
+        return summary
 
 
 def _every(step: int, interval: int | None) -> bool:

@@ -187,6 +187,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
         f"train loss {summary['train_loss']:.3g} after {summary['evaluations']:,} evaluations "
         f"in {summary['wall_seconds']:.1f}s"
     )
+    if "kept_fraction" in summary:
+        click.echo(f"supermask: keeps {summary['kept_fraction']:.2%} of the frozen random weights")
     click.echo(f"run folder: {summary['run_dir']}")
 
 

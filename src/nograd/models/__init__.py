@@ -13,6 +13,7 @@ from nograd._validation import check_unknown_keys, unknown_name_error
 from nograd.errors import ConfigError
 from nograd.models.mlp import ACTIVATIONS, MLP
 from nograd.models.rso_nets import count_weights, rso_cifar10_net, rso_mnist_net
+from nograd.supermask.nets import supermask_conv, supermask_fc
 
 __all__ = [
     "count_weights",
@@ -59,6 +60,26 @@ def _rso_mnist(input_shape: tuple[int, ...], num_outputs: int, channels=16) -> n
 def _rso_cifar10(input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
     """The RSO paper's CIFAR-10 net: nine convs with residual adds, 56,560 weights."""
     return rso_cifar10_net(input_shape[0], num_outputs)
+
+
+@register_model("supermask-fc")
+def _supermask_fc(
+    input_shape: tuple[int, ...], num_outputs: int, init="signed_constant", k=0.5, rule="top_k"
+) -> nn.Module:
+    """FC 784-300-100-10 with frozen random weights and learnable masks (Ramanujan et al. 2020)."""
+    return supermask_fc(input_shape, num_outputs, init=init, k=k, rule=rule)
+
+
+def _supermask_conv_builder(depth: int) -> ModelBuilder:
+    def build(input_shape: tuple[int, ...], num_outputs: int, init="signed_constant", k=0.5, rule="top_k") -> nn.Module:
+        return supermask_conv(input_shape, num_outputs, depth, init=init, k=k, rule=rule)
+
+    build.__doc__ = f"Conv{depth} then FC 256-256-10, frozen random weights and learnable masks."
+    return build
+
+
+for _depth in (2, 4, 6):
+    register_model(f"supermask-conv{_depth}")(_supermask_conv_builder(_depth))
 
 
 def model_options(name: str) -> dict[str, Any]:

@@ -91,6 +91,8 @@ def _register_builtin() -> None:
     from nograd.optim.hill_climb import HillClimb
     from nograd.optim.random_search import RandomSearch
     from nograd.optim.rso import RSO
+    from nograd.supermask.edge_popup import EdgePopup
+    from nograd.supermask.search import MaskSearch
 
     register_method(MethodSpec("random", RandomSearch, "random search: new random weights each step, keep the best"))
     register_method(
@@ -109,6 +111,23 @@ def _register_builtin() -> None:
         MethodSpec("sgd", torch.optim.SGD, "backprop baseline: stochastic gradient descent", True, (("lr", 0.1),))
     )
     register_method(MethodSpec("adam", torch.optim.Adam, "backprop baseline: Adam", True, (("lr", 0.01),)))
+    register_method(
+        MethodSpec(
+            "edge-popup",
+            EdgePopup,
+            "supermask (Ramanujan et al. 2020): SGD on scores, the top-k weights kept, weights never change",
+            uses_gradients=True,
+            task_defaults=(("batch_size", 128),),
+            runs_to_completion=True,
+        )
+    )
+    register_method(
+        MethodSpec(
+            "mask-search",
+            MaskSearch,
+            "gradient-free supermask: hill climbing over mask bits of a frozen random net (model.rule=sign)",
+        )
+    )
 
 
 _register_builtin()
