@@ -262,3 +262,33 @@ def test_dedupe_and_workers_do_not_change_returns():
     for kwargs in ({"dedupe": True}, {"dedupe": False, "workers": 2}, {"early_stop": False}):
         out = evaluate_swingup(genomes, seed=1, generation=0, reps=2, steps=150, dtype=torch.float64, **kwargs)
         torch.testing.assert_close(out, base, rtol=0, atol=0)
+
+
+# -- trainer and CLI ---------------------------------------------------------------------------------------------
+def test_wann_cli_trains_saves_champion_and_resumes_exactly(tmp_path):
+    from click.testing import CliRunner
+
+    from nograd.cli.main import cli
+    from nograd.runs import load_checkpoint
+
+    args = ["wann", "train", "swingup", "-p", "8", "--reps", "1", "--steps", "60", "--dtype", "float64", "-q"]
+    full = CliRunner().invoke(cli, [*args, "-g", "4", "-o", str(tmp_path / "a")])
+    assert full.exit_code == 0, full.output
+    assert "champion mean fitness" in full.output
+    (run_a,) = (tmp_path / "a").iterdir()
+    assert Genome.load(run_a / "champion.json").num_enabled >= 0
+    rows = (run_a / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("generation,") and len(rows) == 5
+
+    half = CliRunner().invoke(cli, [*args, "-g", "2", "-o", str(tmp_path / "b")])
+    assert half.exit_code == 0, half.output
+    (run_b,) = (tmp_path / "b").iterdir()
+    resumed = CliRunner().invoke(cli, ["wann", "train", "--resume", str(run_b), "-g", "4", "-q"])
+    assert resumed.exit_code == 0, resumed.output
+    a, b = load_checkpoint(run_a / "checkpoints/last.pt"), load_checkpoint(run_b / "checkpoints/last.pt")
+    assert a["search"] == b["search"]
+    assert a["trainer"]["champion"] == b["trainer"]["champion"]
+    assert len((run_b / "metrics.csv").read_text().splitlines()) == 5
+
+    bad = CliRunner().invoke(cli, ["wann", "train", "cartpole"])
+    assert bad.exit_code == 2 and "Unknown WANN task 'cartpole'" in bad.output
