@@ -112,6 +112,7 @@ class BatchedSwingUp:
         torch.sin(self.theta, out=self.sin)
         self.dead = torch.zeros(batch, dtype=torch.bool)
         self.returns = torch.zeros(batch, dtype=obs.dtype)
+        self._four_total = torch.tensor(4 * _TOTAL, dtype=obs.dtype)
         self.t = 0
 
     @property
@@ -122,26 +123,26 @@ class BatchedSwingUp:
         return self.obs
 
     def step(self, action: Tensor) -> Tensor:
+        """One Euler step of every episode (26 tensor ops; the formulas are rearranged, not changed).
+
+        With F' = F - b x', q = t'^2 sin t and d = 4 (m_c + m_p) - 3 m_p cos^2 t:
+        x'' = 4 (F' + 3/4 m_p g sin t cos t - 1/2 m_p l q) / d and
+        t'' = 6 (cos t (F' - 1/2 m_p l q) + (m_c + m_p) g sin t) / (l d).
+        """
         s, c = self.sin, self.cos
-        force = action.clamp(-1.0, 1.0).mul_(FORCE)
-        force_net = force.sub_(self.x_dot, alpha=FRICTION)  # F - b x'
-        spin = self.theta_dot.square()  # t'^2
-        c2 = c.square()
-        # xacc = (s (3 m_p g c - 2 m_p l t'^2) + 4 (F - b x')) / (4 M - 3 m_p c^2)
-        x_acc = torch.add(c, spin, alpha=-2 * _MPL / (3 * POLE_MASS * GRAVITY)).mul_(s)
-        x_acc = torch.add(force_net, x_acc, alpha=3 * POLE_MASS * GRAVITY / 4).mul_(4.0)
-        x_acc.div_(c2.mul(-3 * POLE_MASS).add_(4 * _TOTAL))
-        # tacc = (s (6 M g - 3 m_p l t'^2 c) + 6 (F - b x') c) / (4 l M - 3 m_p l c^2)
-        theta_acc = spin.mul_(c).mul_(-3 * _MPL).add_(6 * _TOTAL * GRAVITY).mul_(s)
-        theta_acc.add_(force_net.mul_(c), alpha=6.0)
-        theta_acc.div_(c2.mul_(-3 * _MPL).add_(4 * POLE_LENGTH * _TOTAL))
-        self.x.add_(self.x_dot, alpha=DT)
+        net_force = action.clamp(-1.0, 1.0).mul_(FORCE).sub_(self.x_dot, alpha=FRICTION)  # F - b x'
+        q = self.theta_dot.square().mul_(s)
+        denominator = torch.addcmul(self._four_total, c, c, value=-3 * POLE_MASS)
+        x_num = torch.add(net_force, s * c, alpha=0.75 * POLE_MASS * GRAVITY).sub_(q, alpha=0.5 * _MPL)
+        theta_num = net_force.sub_(q, alpha=0.5 * _MPL).mul_(c).add_(s, alpha=_TOTAL * GRAVITY)
+        self.x.add_(self.x_dot, alpha=DT)  # positions move with the old velocities
         self.theta.add_(self.theta_dot, alpha=DT)
-        self.x_dot.add_(x_acc, alpha=DT)
-        self.theta_dot.add_(theta_acc, alpha=DT)
+        self.x_dot.addcdiv_(x_num, denominator, value=4.0 * DT)
+        self.theta_dot.addcdiv_(theta_num, denominator, value=6.0 * DT / POLE_LENGTH)
         torch.sin(self.theta, out=self.sin)
         torch.cos(self.theta, out=self.cos)
-        reward = (self.x * (math.pi / 2.0 / X_LIMIT)).cos_().mul_(self.cos.add(1.0).mul_(0.5))
+        reward = self.x.mul(math.pi / 2.0 / X_LIMIT).cos_()
+        reward = torch.addcmul(reward, reward, self.cos).mul_(0.5)  # cos(x pi / 4.8) (1 + cos t) / 2
         reward.masked_fill_(self.dead, 0.0)
         self.returns.add_(reward)
         self.dead.logical_or_(self.x.abs() > X_LIMIT)

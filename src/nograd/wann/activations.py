@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-import torch
 from torch import Tensor
 
 __all__ = [
@@ -46,23 +45,23 @@ CLASSIFY_ACTIVATIONS: tuple[int, ...] = (1, 3, 4, 5, 6, 7, 8, 9, 10)
 
 
 def activation_(act: int, x: Tensor) -> Tensor:
-    """Apply activation ``act`` to ``x`` in place where torch allows it; returns the result (maybe a new tensor).
+    """Apply activation ``act`` to ``x`` in place and return ``x``.
 
     Written for few kernel launches: the vectorised evaluator calls it once per (layer, activation) group and
     time step, so every op here is paid 1000 times per rollout.
     """
     if act == 1:  # linear
         return x
-    if act == 2:  # step: 1 where x > 0
-        return torch.gt(x, 0, out=torch.empty_like(x, dtype=torch.bool)).to(x.dtype)
+    if act == 2:  # step: 1 where x > 0 (0 for NaN, as the reference's 1.0 * (x > 0))
+        return x.gt_(0)
     if act == 3:  # sin(pi x)
         return x.mul_(math.pi).sin_()
     if act == 4:  # exp(-x^2 / 2)
         return x.square_().mul_(-0.5).exp_()
     if act == 5:  # tanh
         return x.tanh_()
-    if act == 6:  # (tanh(x/2) + 1) / 2
-        return x.mul_(0.5).tanh_().add_(1.0).mul_(0.5)
+    if act == 6:  # (tanh(x/2) + 1) / 2, which is the logistic sigmoid (equal up to rounding)
+        return x.sigmoid_()
     if act == 7:  # -x
         return x.neg_()
     if act == 8:  # |x|

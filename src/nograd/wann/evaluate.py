@@ -151,28 +151,30 @@ class PackedPopulation:
         P = self.size
         return values[P : (1 + self.n_inputs) * P].view(self.n_inputs, P, -1)
 
-    def forward(self, values: Tensor, weight: Tensor) -> Tensor:
-        """Fill hidden rows of ``values`` layer by layer; return the outputs as [n_outputs, P, columns].
+    def _bind(self, values: Tensor) -> list[tuple[Tensor, Tensor, list[tuple[Tensor, int]]]]:
+        """Per layer: (parents, the layer's rows of ``values``, [(rows of one activation, activation)]), as views
+        made once per buffer, so a time step spends no ops on slicing."""
+        bound = []
+        for layer in [*self.layers, self.output_layer]:
+            rows = values[layer.start : layer.stop]
+            bound.append((layer.parents, rows, [(rows[a:b], act) for a, b, act in layer.groups]))
+        return bound
 
-        ``weight`` is a [1, columns] row: the shared weight of each column.
+    def forward(self, values: Tensor, weight: Tensor) -> Tensor:
+        """Fill the hidden and output rows of ``values`` layer by layer; return the outputs as [n_outputs, P, columns].
+
+        ``weight`` is a [1, columns] row: the shared weight of each column. Each layer costs one sparse product
+        written straight into its rows, one multiply by the weights, and one in-place op or a few per activation
+        present in the layer.
         """
-        for layer in self.layers:
-            pre = layer.parents @ values
-            pre.mul_(weight)
-            for a, b, act in layer.groups:
-                part = pre[a:b]
-                result = activation_(act, part)
-                if result is not part:
-                    part.copy_(result)
-            values[layer.start : layer.stop] = pre
-        out = self.output_layer.parents @ values
-        out.mul_(weight)
-        for a, b, act in self.output_layer.groups:
-            part = out[a:b]
-            result = activation_(act, part)
-            if result is not part:
-                part.copy_(result)
-        return out.view(self.n_outputs, self.size, -1)
+        if getattr(self, "_bound_to", None) is not values:
+            self._bound, self._bound_to = self._bind(values), values
+        for parents, rows, groups in self._bound:
+            torch.mm(parents, values, out=rows)  # reads only rows of earlier layers
+            rows.mul_(weight)
+            for part, act in groups:
+                activation_(act, part)
+        return values[self.output_start :].view(self.n_outputs, self.size, -1)
 
 
 def evaluate_swingup(
