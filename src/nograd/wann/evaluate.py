@@ -10,7 +10,8 @@ rollouts of a genome (shared weight w, repetition r), so one time step is
     action  <- the output rows, [n_out, P, W*R]
 
 Rows are ordered by (layer, activation, genome, node), so each layer's rows are contiguous and every activation
-is applied once per layer to a contiguous slice, whatever mixture of genomes is in the batch. Sparse matrices
+is applied once per layer to a contiguous slice, whatever mixture of genomes is in the batch (linear costs
+nothing, and neither does -x: its rows of S carry -1, which is exact). Sparse matrices
 sum only real parents, so a non-finite value stays in its own genome's rollout. All enabled connections carry
 the shared weight w, so w times the sum of the parents equals the sum of w times each parent (the shared weights
 are powers of two, which makes that exact).
@@ -125,20 +126,26 @@ class PackedPopulation:
         self.output_layer = self._layer(self.output_start, self.rows, parents, groups)
 
     def _layer(self, start: int, stop: int, parents: dict[int, list[int]], groups: list) -> _Layer:
-        crow, cols = [0], []
+        sign = [1.0] * (stop - start)
+        for a, b, act in groups:
+            if act == 7:  # -x: negate the row's entries instead, which is exact, and spend no op on it
+                sign[a:b] = [-1.0] * (b - a)
+        crow, cols, vals = [0], [], []
         for r in range(start, stop):
-            cols.extend(sorted(parents.get(r, [])))
+            mine = sorted(parents.get(r, []))
+            cols.extend(mine)
+            vals.extend([sign[r - start]] * len(mine))
             crow.append(len(cols))
         with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta": CSR @ dense is all we use
             warnings.simplefilter("ignore")
             matrix = torch.sparse_csr_tensor(
                 torch.tensor(crow, dtype=torch.int64),
                 torch.tensor(cols, dtype=torch.int64),
-                torch.ones(len(cols), dtype=self.dtype),
+                torch.tensor(vals, dtype=self.dtype),
                 size=(stop - start, self.rows),
                 check_invariants=False,  # built sorted and in range just above
             )
-        return _Layer(start, stop, matrix, [grp for grp in groups if grp[2] != 1])
+        return _Layer(start, stop, matrix, [grp for grp in groups if grp[2] not in (1, 7)])
 
     def new_values(self, columns: int) -> Tensor:
         """A [rows, columns] node-value buffer with the bias rows set to 1."""
