@@ -292,3 +292,38 @@ def test_wann_cli_trains_saves_champion_and_resumes_exactly(tmp_path):
 
     bad = CliRunner().invoke(cli, ["wann", "train", "cartpole"])
     assert bad.exit_code == 2 and "Unknown WANN task 'cartpole'" in bad.output
+
+
+# -- classification ----------------------------------------------------------------------------------------------
+def test_classification_scores_equal_a_plain_softmax_cross_entropy():
+    from nograd.tasks.wann_images import wann_images
+    from nograd.wann.classify import classification_batch, evaluate_classification
+
+    inputs, labels = wann_images("digits", "train")
+    assert inputs.shape[1] == 64 and float(inputs.max()) <= 1.0
+    search = WANN(64, 10, population=6, p_init_enable=0.05, seed=0)
+    genomes = []
+    for i, genome in enumerate(search.ask()):
+        rng = addressed_generator(0, "test-classify", i)
+        for _ in range(15):
+            genome, _, _ = mutate(genome, rng, search.counters, activations=(1, 3, 4, 5, 6, 7, 8, 9, 10))
+        genomes.append(genome)
+    scores = evaluate_classification(
+        genomes, inputs, labels, seed=2, generation=1, reps=2, batch=40, dtype=torch.float64
+    )
+    chunked = evaluate_classification(
+        genomes, inputs, labels, seed=2, generation=1, reps=2, batch=40, dtype=torch.float64, max_elements=1
+    )
+    torch.testing.assert_close(chunked, scores, rtol=1e-12, atol=1e-12)
+    for r in range(2):
+        idx = classification_batch(len(labels), 40, 2, 1, r)
+        for p in (0, 3, 5):
+            network = PlainNetwork(genomes[p])
+            for w, weight in enumerate(SHARED_WEIGHTS):
+                losses = []
+                for k in idx.tolist():
+                    out = network(weight, inputs[k].double().tolist())
+                    top = max(out)
+                    log_z = top + math.log(sum(math.exp(o - top) for o in out))
+                    losses.append(log_z - out[int(labels[k])])
+                assert float(scores[p, w, r]) == pytest.approx(-sum(losses) / len(losses), rel=1e-9, abs=1e-9)

@@ -58,10 +58,12 @@ class PackedPopulation:
     """P genomes with the same inputs and outputs packed into one layered graph (see the module docstring).
 
     Row layout: the bias of genome p at row p; input i of genome p at row (1 + i) * P + p; hidden nodes sorted by
-    (layer, activation, genome, node id); output o of genome p at ``output_start + o * P + p``.
+    (layer, activation, genome, node id); output o of genome p at ``output_start + o * P + p``. With
+    ``shared_inputs`` (classification: every genome sees the same images) one bias row 0 and one row per input,
+    1..n_inputs, serve every genome.
     """
 
-    def __init__(self, genomes: Sequence[Genome], dtype: torch.dtype = torch.float32):
+    def __init__(self, genomes: Sequence[Genome], dtype: torch.dtype = torch.float32, shared_inputs: bool = False):
         if not genomes:
             raise ValueError("PackedPopulation needs at least one genome.")
         n_in, n_out = genomes[0].n_inputs, genomes[0].n_outputs
@@ -69,11 +71,12 @@ class PackedPopulation:
             raise ValueError("All genomes of a population must have the same numbers of inputs and outputs.")
         P = len(genomes)
         self.size, self.n_inputs, self.n_outputs, self.dtype = P, n_in, n_out, dtype
+        self.shared_inputs = shared_inputs
         row: dict[tuple[int, int], int] = {}
         for p in range(P):
-            row[(p, 0)] = p
+            row[(p, 0)] = 0 if shared_inputs else p
             for i in range(1, n_in + 1):
-                row[(p, i)] = i * P + p
+                row[(p, i)] = i if shared_inputs else i * P + p
         hidden = []  # (layer, activation, genome, node id)
         out_keys = []
         for p, genome in enumerate(genomes):
@@ -82,7 +85,7 @@ class PackedPopulation:
                 if n.kind == "hidden":
                     hidden.append((layer[n.id], n.activation, p, n.id))
         hidden.sort()
-        base = (1 + n_in) * P
+        base = (1 + n_in) * (1 if shared_inputs else P)
         for k, (_, _, p, node) in enumerate(hidden):
             row[(p, node)] = base + k
         self.output_start = base + len(hidden)
@@ -150,11 +153,13 @@ class PackedPopulation:
     def new_values(self, columns: int) -> Tensor:
         """A [rows, columns] node-value buffer with the bias rows set to 1."""
         values = torch.zeros(self.rows, columns, dtype=self.dtype)
-        values[: self.size] = 1.0
+        values[: 1 if self.shared_inputs else self.size] = 1.0
         return values
 
     def input_rows(self, values: Tensor) -> Tensor:
-        """The input rows of ``values`` as a [n_inputs, P, columns] view."""
+        """The input rows of ``values``: [n_inputs, P, columns], or [n_inputs, columns] with ``shared_inputs``."""
+        if self.shared_inputs:
+            return values[1 : 1 + self.n_inputs]
         P = self.size
         return values[P : (1 + self.n_inputs) * P].view(self.n_inputs, P, -1)
 
