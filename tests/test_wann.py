@@ -327,3 +327,15 @@ def test_classification_scores_equal_a_plain_softmax_cross_entropy():
                     log_z = top + math.log(sum(math.exp(o - top) for o in out))
                     losses.append(log_z - out[int(labels[k])])
                 assert float(scores[p, w, r]) == pytest.approx(-sum(losses) / len(losses), rel=1e-9, abs=1e-9)
+
+
+def test_wann_trainer_runs_digits(tmp_path):
+    from nograd.train_wann import train_wann
+
+    trainer = train_wann(
+        {"task": "digits", "population": 8, "generations": 2, "batch": 50, "out": str(tmp_path)}, progress=False
+    )
+    summary = trainer.summary()
+    assert summary["generations"] == 2 and summary["champion_fitness"] < 0  # minus a cross-entropy
+    assert trainer.search.n_inputs == 64 and trainer.search.n_outputs == 10
+    assert 2 not in trainer.search.activations  # no step function for classification, as in the reference

@@ -24,17 +24,26 @@ from tqdm.auto import tqdm
 from nograd._validation import Interval, Options, check_unknown_keys, unknown_name_error, validate_params
 from nograd.errors import CheckpointError, RunFolderError
 from nograd.runs import RunFolder
+from nograd.tasks.wann_images import wann_images
 from nograd.wann import WANN, Genome, evaluate_swingup
-from nograd.wann.activations import CONTROL_ACTIVATIONS
+from nograd.wann.activations import CLASSIFY_ACTIVATIONS, CONTROL_ACTIVATIONS
+from nograd.wann.classify import evaluate_classification
 
 __all__ = ["WannTrainer", "WANN_TASKS", "WANN_COLUMNS", "train_wann", "resume_wann", "resolve_wann_config"]
 
 CHECKPOINT_FORMAT = "nograd-wann-train-v1"
 
-#: Per-task settings of the reference (``WANNRelease/WANN/p/swingup.json`` over ``default_wan.json``).
+#: Per-task settings of the reference (``WANNRelease/WANN/p/swingup.json`` and ``p/mnist256.json`` over
+#: ``default_wan.json``). The classification tasks run on nograd's dataset loaders: ``mnist256`` and
+#: ``fashion-mnist256`` resize 28x28 images to 16x16, ``digits`` keeps scikit-learn's 64 pixels.
+_CLASSIFY = {"population": 960, "generations": 4096, "reps": 1, "p_init_enable": 0.05, "tournament_size": 32}
 WANN_TASKS: dict[str, dict[str, Any]] = {
     "swingup": {"population": 192, "generations": 1024, "reps": 3, "p_init_enable": 0.5, "tournament_size": 8},
+    "mnist256": dict(_CLASSIFY),
+    "fashion-mnist256": dict(_CLASSIFY),
+    "digits": dict(_CLASSIFY),
 }
+_DATASET = {"mnist256": "mnist", "fashion-mnist256": "fashion-mnist", "digits": "digits"}
 
 DEFAULTS: dict[str, Any] = {
     "task": "swingup",
@@ -42,6 +51,9 @@ DEFAULTS: dict[str, Any] = {
     "dtype": "float32",
     "steps": 1000,
     "workers": 1,
+    "batch": 1000,
+    "data_dir": None,
+    "data_split": "train",
     "out": "runs",
 }
 
@@ -70,6 +82,8 @@ _CONSTRAINTS = {
     "steps": Interval(int, 1, 1000),
     "workers": Interval(int, 1, 64),
     "dtype": Options(("float32", "float64")),
+    "batch": Interval(int, 1, None),
+    "data_split": Options(("train", "test")),
 }
 
 
@@ -92,13 +106,19 @@ class WannTrainer:
     def __init__(self, config: dict[str, Any], run: RunFolder | None = None, progress: bool = True):
         self.config = cfg = resolve_wann_config(config)
         self.run, self.progress = run, progress
+        self.data: tuple[torch.Tensor, torch.Tensor] | None = None
+        if cfg["task"] == "swingup":
+            n_in, n_out, activations = 5, 1, CONTROL_ACTIVATIONS
+        else:  # classification: 10 outputs, no step activation (reference h_act=[1,3,...,10])
+            self.data = wann_images(_DATASET[cfg["task"]], cfg["data_split"], cfg["data_dir"])
+            n_in, n_out, activations = self.data[0].shape[1], 10, CLASSIFY_ACTIVATIONS
         self.search = WANN(
-            5,
-            1,
+            n_in,
+            n_out,
             population=cfg["population"],
             p_init_enable=float(cfg["p_init_enable"]),
             tournament_size=cfg["tournament_size"],
-            activations=CONTROL_ACTIVATIONS,
+            activations=activations,
             seed=cfg["seed"],
         )
         self.elapsed = 0.0
@@ -147,15 +167,23 @@ class WannTrainer:
         started = time.perf_counter()
         generation = self.search.generation
         genomes = self.search.ask()
-        returns = evaluate_swingup(
-            genomes,
-            seed=cfg["seed"],
-            generation=generation,
-            reps=cfg["reps"],
-            steps=cfg["steps"],
-            dtype=getattr(torch, cfg["dtype"]),
-            workers=cfg["workers"],
-        ).to(torch.float64)
+        dtype = getattr(torch, cfg["dtype"])
+        if self.data is None:
+            returns = evaluate_swingup(
+                genomes,
+                seed=cfg["seed"],
+                generation=generation,
+                reps=cfg["reps"],
+                steps=cfg["steps"],
+                dtype=dtype,
+                workers=cfg["workers"],
+            )
+        else:
+            inputs, labels = self.data
+            returns = evaluate_classification(
+                genomes, inputs, labels, cfg["seed"], generation, cfg["reps"], cfg["batch"], dtype=dtype
+            )
+        returns = returns.to(torch.float64)
         mean = returns.mean(dim=(1, 2))
         best_weight = returns.mean(dim=2).max(dim=1).values
         self.search.tell(mean, best_weight)

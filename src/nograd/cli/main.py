@@ -193,6 +193,9 @@ def wann() -> None:
 @click.option("--dtype", help="float32 (default) or float64 for the rollouts.")
 @click.option("--steps", type=int, help="Steps per episode (default 1000; fewer only for quick checks).")
 @click.option("--workers", type=int, help="Evaluation threads (default 1).")
+@click.option("--batch", type=int, help="Classification: images per rollout (default 1000).")
+@click.option("--data-dir", help="Classification: folder with the dataset files.")
+@click.option("--data-split", help="Classification: train (default) or test (for a copy with only the test files).")
 @click.option("-o", "--out", type=click.Path(file_okay=False), help="Folder for run folders. Default: runs.")
 @click.option(
     "--resume",
@@ -212,11 +215,14 @@ def wann_train(
     dtype: str | None,
     steps: int | None,
     workers: int | None,
+    batch: int | None,
+    data_dir: str | None,
+    data_split: str | None,
     out: str | None,
     resume_dir: Path | None,
     quiet: bool,
 ) -> None:
-    """Search WANN topologies for TASK (default: swingup) and save a run folder.
+    """Search WANN topologies for TASK (swingup, the default; mnist256, fashion-mnist256, digits) and save a run folder.
 
     Shows generation, best and mean fitness and the champion's connections; saves the champion genome
     (champion.json) after each improvement and a checkpoint after every generation.
@@ -225,7 +231,7 @@ def wann_train(
 
     try:
         if resume_dir is not None:
-            given = (task, population, reps, p_init_enable, tournament_size, seed, dtype, steps, workers, out)
+            given = (task, population, reps, p_init_enable, tournament_size, seed, dtype, steps, workers, out, batch)
             if any(v is not None for v in given):
                 raise ConfigError("--resume continues a run with its own config; only -g/--generations may change.")
             trainer = resume_wann(resume_dir, progress=not quiet, generations=generations)
@@ -241,6 +247,9 @@ def wann_train(
                 "dtype": dtype,
                 "steps": steps,
                 "workers": workers,
+                "batch": batch,
+                "data_dir": data_dir,
+                "data_split": data_split,
                 "out": out,
             }
             trainer = train_wann({k: v for k, v in config.items() if v is not None}, progress=not quiet)
