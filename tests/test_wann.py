@@ -339,3 +339,19 @@ def test_wann_trainer_runs_digits(tmp_path):
     assert summary["generations"] == 2 and summary["champion_fitness"] < 0  # minus a cross-entropy
     assert trainer.search.n_inputs == 64 and trainer.search.n_outputs == 10
     assert 2 not in trainer.search.activations  # no step function for classification, as in the reference
+
+
+def test_wann_draw_writes_png_and_svg(tmp_path):
+    from click.testing import CliRunner
+
+    from nograd.cli.main import cli
+
+    genome = grown_genomes(1, 15)[0]
+    genome.save(tmp_path / "champion.json")
+    result = CliRunner().invoke(cli, ["wann", "draw", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "champion.png").stat().st_size > 1000
+    result = CliRunner().invoke(cli, ["wann", "draw", str(tmp_path / "champion.json"), "-o", str(tmp_path / "g.svg")])
+    assert result.exit_code == 0 and (tmp_path / "g.svg").read_text().lstrip().startswith("<?xml")
+    missing = CliRunner().invoke(cli, ["wann", "draw", str(tmp_path / "nothing.json")])
+    assert missing.exit_code == 2 and "does not exist" in missing.output

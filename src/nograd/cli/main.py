@@ -265,6 +265,23 @@ def wann_train(
     click.echo(f"run folder: {summary['run_dir']}")
 
 
+@wann.command("draw")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Picture file (.png, .svg, .pdf)."
+)
+def wann_draw(source: Path, output: Path | None) -> None:
+    """Draw a genome (a champion.json, or a WANN run folder) to a picture, nodes coloured by activation."""
+    from nograd.wann import Genome
+    from nograd.wann.draw import SWINGUP_LABELS, draw_genome
+
+    genome_file = source / "champion.json" if source.is_dir() else source
+    genome = Genome.load(genome_file)
+    output = output or genome_file.with_suffix(".png")
+    labels = SWINGUP_LABELS if (genome.n_inputs, genome.n_outputs) == (5, 1) else None
+    click.echo(f"wrote {draw_genome(genome, output, labels)}")
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
     if "test_acc" not in summary:
         click.echo(f"run folder: {summary.get('run_dir')}")
