@@ -355,3 +355,20 @@ def test_wann_draw_writes_png_and_svg(tmp_path):
     assert result.exit_code == 0 and (tmp_path / "g.svg").read_text().lstrip().startswith("<?xml")
     missing = CliRunner().invoke(cli, ["wann", "draw", str(tmp_path / "nothing.json")])
     assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_wann_eval_prints_the_table_and_individual_weights_reduce_to_shared(tmp_path):
+    from click.testing import CliRunner
+
+    from nograd.cli.main import cli
+
+    genome = grown_genomes(1, 12, seed=4)[0]
+    start = swingup_initial_states(0, 0, 1)[0].tolist()
+    ones = {(c.src, c.dst): -0.5 for c in genome.conns if c.enabled}
+    assert evaluate_plain(genome, 1.0, start, 200, conn_weights=ones) == evaluate_plain(genome, -0.5, start, 200)
+    genome.save(tmp_path / "champion.json")
+    result = CliRunner().invoke(cli, ["wann", "eval", str(tmp_path), "-n", "3"])
+    assert result.exit_code == 0, result.output
+    assert "tuned shared weight" in result.output and "random individual weights" in result.output
+    saved = json.loads((tmp_path / "eval.json").read_text())
+    assert saved["random_shared_weight"]["trials"] == 3

@@ -265,6 +265,31 @@ def wann_train(
     click.echo(f"run folder: {summary['run_dir']}")
 
 
+@wann.command("eval")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("-n", "--trials", type=int, default=100, show_default=True, help="Episodes per column.")
+@click.option("-s", "--seed", type=int, default=0, show_default=True, help="Seed of the trials and weight draws.")
+def wann_eval(source: Path, trials: int, seed: int) -> None:
+    """Score a swing-up champion (champion.json, or a WANN run folder) with random and tuned weights."""
+    import json
+
+    from nograd.runs import atomic_write_text
+    from nograd.wann import Genome
+    from nograd.wann.assess import assess_swingup, format_table
+
+    genome_file = source / "champion.json" if source.is_dir() else source
+    genome = Genome.load(genome_file)
+    if (genome.n_inputs, genome.n_outputs) != (5, 1):
+        raise ConfigError("nograd wann eval handles swing-up genomes (5 inputs, 1 output) so far.")
+    if trials < 2:
+        raise ConfigError(f"The '--trials' option must be at least 2. Got {trials} instead.")
+    result = assess_swingup(genome, trials=trials, seed=seed)
+    click.echo(format_table(result))
+    if source.is_dir():
+        atomic_write_text(json.dumps(result, indent=2) + "\n", source / "eval.json")
+        click.echo(f"wrote {source / 'eval.json'}")
+
+
 @wann.command("draw")
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option(

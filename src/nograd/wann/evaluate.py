@@ -289,7 +289,10 @@ def _rollouts(
 class PlainNetwork:
     """One genome as a plain Python network: nodes in layer order, each the activation of w times its parents' sum."""
 
-    def __init__(self, genome: Genome):
+    def __init__(self, genome: Genome, conn_weights: dict[tuple[int, int], float] | None = None):
+        """``conn_weights`` maps (src, dst) to a weight of that connection's own; the call's weight then scales
+        them (pass 1.0 for individual weights only)."""
+        self.conn_weights = conn_weights or {}
         layer = node_layers(genome)
         self.genome = genome
         self.activation = genome.activation_of()
@@ -304,15 +307,28 @@ class PlainNetwork:
     def __call__(self, weight: float, inputs: Sequence[float]) -> list[float]:
         value = {0: 1.0}
         value.update({i + 1: float(inputs[i]) for i in range(self.genome.n_inputs)})
+        cw = self.conn_weights
         for node in self.order:
-            pre = sum(value[s] for s in self.parents[node])
+            if cw:
+                pre = sum(cw.get((s, node), 1.0) * value[s] for s in self.parents[node])
+            else:
+                pre = sum(value[s] for s in self.parents[node])
             value[node] = scalar_activation(self.activation[node], weight * pre)
         return [value[o] for o in self.genome.output_ids]
 
 
-def evaluate_plain(genome: Genome, weight: float, start: Sequence[float], steps: int = MAX_STEPS) -> float:
-    """One episode of one network with one shared weight, node by node in Python floats (the reference's way)."""
-    network = PlainNetwork(genome)
+def evaluate_plain(
+    genome: Genome,
+    weight: float,
+    start: Sequence[float],
+    steps: int = MAX_STEPS,
+    conn_weights: dict[tuple[int, int], float] | None = None,
+) -> float:
+    """One episode of one network with one shared weight, node by node in Python floats (the reference's way).
+
+    With ``conn_weights`` every connection has its own weight (times ``weight``).
+    """
+    network = PlainNetwork(genome, conn_weights)
     env = SwingUp(tuple(float(v) for v in start))
     obs, total = env.observation(), 0.0
     for _ in range(steps):
