@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
 
 from torch import Tensor
 
@@ -20,6 +21,8 @@ __all__ = [
     "activation",
     "activation_",
     "scalar_activation",
+    "activation_ops",
+    "ACTIVATION_ORDER",
 ]
 
 LINEAR = 1
@@ -72,6 +75,27 @@ def activation_(act: int, x: Tensor) -> Tensor:
         return x.mul_(math.pi).cos_()
     if act == 11:  # x^2
         return x.square_()
+    raise ValueError(f"Unknown WANN activation id {act}. Valid ids: 1..11.")
+
+
+#: The order of activations within a layer of the packed evaluator: the two that cost nothing (linear, -x) first,
+#: then sin and cos next to each other, so one multiply by pi serves both.
+ACTIVATION_ORDER: dict[int, int] = {a: k for k, a in enumerate((1, 7, 3, 10, 4, 5, 6, 8, 9, 2, 11))}
+
+
+def activation_ops(act: int, x: Tensor) -> list[Callable[[], Tensor]]:
+    """``activation_(act, x)`` as a list of bound in-place ops, so a caller can replay them with no dispatch."""
+    if act in (1, 7):
+        return []  # linear; -x is folded into the sparse matrix by the evaluator
+    if act == 3:
+        return [partial(x.mul_, math.pi), x.sin_]
+    if act == 10:
+        return [partial(x.mul_, math.pi), x.cos_]
+    if act == 4:
+        return [x.square_, partial(x.mul_, -0.5), x.exp_]
+    simple = {2: partial(x.gt_, 0), 5: x.tanh_, 6: x.sigmoid_, 8: x.abs_, 9: x.relu_, 11: x.square_}
+    if act in simple:
+        return [simple[act]]
     raise ValueError(f"Unknown WANN activation id {act}. Valid ids: 1..11.")
 
 

@@ -24,15 +24,17 @@ across the population, so identical networks earn identical returns.
 
 from __future__ import annotations
 
+import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import torch
 from torch import Tensor
 
 from nograd.envs.swingup import MAX_STEPS, BatchedSwingUp, SwingUp, swingup_initial_states
-from nograd.wann.activations import activation_, scalar_activation
+from nograd.wann.activations import ACTIVATION_ORDER, activation_ops, scalar_activation
 from nograd.wann.genome import Genome, node_layers
 
 __all__ = ["SHARED_WEIGHTS", "PackedPopulation", "evaluate_swingup", "evaluate_plain", "genome_key", "PlainNetwork"]
@@ -84,7 +86,7 @@ class PackedPopulation:
             for n in genome.nodes:
                 if n.kind == "hidden":
                     hidden.append((layer[n.id], n.activation, p, n.id))
-        hidden.sort()
+        hidden.sort(key=lambda h: (h[0], ACTIVATION_ORDER[h[1]], h[2], h[3]))
         base = (1 + n_in) * (1 if shared_inputs else P)
         for k, (_, _, p, node) in enumerate(hidden):
             row[(p, node)] = base + k
@@ -163,13 +165,26 @@ class PackedPopulation:
         P = self.size
         return values[P : (1 + self.n_inputs) * P].view(self.n_inputs, P, -1)
 
-    def _bind(self, values: Tensor) -> list[tuple[Tensor, Tensor, list[tuple[Tensor, int]]]]:
-        """Per layer: (parents, the layer's rows of ``values``, [(rows of one activation, activation)]), as views
-        made once per buffer, so a time step spends no ops on slicing."""
+    def _bind(self, values: Tensor) -> list[tuple[Tensor, Tensor, list[Callable[[], Tensor]]]]:
+        """Per layer: (parents, the layer's rows of ``values``, its activations as bound in-place ops on views),
+        made once per buffer, so a time step spends nothing on slicing or dispatch. Adjacent sin and cos rows
+        share one multiply by pi."""
         bound = []
         for layer in [*self.layers, self.output_layer]:
             rows = values[layer.start : layer.stop]
-            bound.append((layer.parents, rows, [(rows[a:b], act) for a, b, act in layer.groups]))
+            ops: list[Callable[[], Tensor]] = []
+            groups = list(layer.groups)
+            k = 0
+            while k < len(groups):
+                a, b, act = groups[k]
+                if act == 3 and k + 1 < len(groups) and groups[k + 1][2] == 10 and groups[k + 1][0] == b:
+                    c = groups[k + 1][1]
+                    ops += [partial(rows[a:c].mul_, math.pi), rows[a:b].sin_, rows[b:c].cos_]
+                    k += 2
+                    continue
+                ops += activation_ops(act, rows[a:b])
+                k += 1
+            bound.append((layer.parents, rows, ops))
         return bound
 
     def forward(self, values: Tensor, weight: Tensor) -> Tensor:
@@ -181,11 +196,11 @@ class PackedPopulation:
         """
         if getattr(self, "_bound_to", None) is not values:
             self._bound, self._bound_to = self._bind(values), values
-        for parents, rows, groups in self._bound:
+        for parents, rows, ops in self._bound:
             torch.mm(parents, values, out=rows)  # reads only rows of earlier layers
             rows.mul_(weight)
-            for part, act in groups:
-                activation_(act, part)
+            for op in ops:
+                op()
         return values[self.output_start :].view(self.n_outputs, self.size, -1)
 
 

@@ -193,7 +193,8 @@ class WANN:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
-            raise CheckpointError(f"Not a WANN search state (format {getattr(state, 'get', dict().get)('format')!r}).")
+            found = state.get("format") if isinstance(state, dict) else type(state).__name__
+            raise CheckpointError(f"Not a WANN search state (format {found!r}; expected {STATE_FORMAT!r}).")
         if (state["n_inputs"], state["n_outputs"]) != (self.n_inputs, self.n_outputs):
             raise CheckpointError(
                 f"The WANN state is for {state['n_inputs']} inputs and {state['n_outputs']} outputs; "
