@@ -177,6 +177,136 @@ def tasks() -> None:
         click.echo(f"{cls.name:<{width}}  {cls.summary}")
 
 
+@cli.group()
+def wann() -> None:
+    """Weight agnostic neural networks (Gaier & Ha 2019): search topologies that work with one shared weight."""
+
+
+@wann.command("train")
+@click.argument("task", required=False)
+@click.option("-g", "--generations", type=int, help="Generations to run. Default: the task's (swingup: 1024).")
+@click.option("-p", "--population", type=int, help="Genomes per generation. Default: the task's (swingup: 192).")
+@click.option("--reps", type=int, help="Rollouts per shared weight. Default: the task's (swingup: 3).")
+@click.option("--p-init-enable", type=float, help="Chance each initial connection is enabled (swingup: 0.5).")
+@click.option("--tournament-size", type=int, help="Tournament size (swingup: 8).")
+@click.option("-s", "--seed", type=int, help="Seed of every random draw of the search and the rollouts.")
+@click.option("--dtype", help="float32 (default) or float64 for the rollouts.")
+@click.option("--steps", type=int, help="Steps per episode (default 1000; fewer only for quick checks).")
+@click.option("--workers", type=int, help="Evaluation threads (default 1).")
+@click.option("--batch", type=int, help="Classification: images per rollout (default 1000).")
+@click.option("--data-dir", help="Classification: folder with the dataset files.")
+@click.option("--data-split", help="Classification: train (default) or test (for a copy with only the test files).")
+@click.option("-o", "--out", type=click.Path(file_okay=False), help="Folder for run folders. Default: runs.")
+@click.option(
+    "--resume",
+    "resume_dir",
+    type=click.Path(path_type=Path),
+    help="Continue this WANN run folder from its last checkpoint (with -g: up to that many generations).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def wann_train(
+    task: str | None,
+    generations: int | None,
+    population: int | None,
+    reps: int | None,
+    p_init_enable: float | None,
+    tournament_size: int | None,
+    seed: int | None,
+    dtype: str | None,
+    steps: int | None,
+    workers: int | None,
+    batch: int | None,
+    data_dir: str | None,
+    data_split: str | None,
+    out: str | None,
+    resume_dir: Path | None,
+    quiet: bool,
+) -> None:
+    """Search WANN topologies for TASK (swingup, the default; mnist256, fashion-mnist256, digits) and save a run folder.
+
+    Shows generation, best and mean fitness and the champion's connections; saves the champion genome
+    (champion.json) after each improvement and a checkpoint after every generation.
+    """
+    from nograd.train_wann import resume_wann, train_wann
+
+    try:
+        if resume_dir is not None:
+            given = (task, population, reps, p_init_enable, tournament_size, seed, dtype, steps, workers, out, batch)
+            if any(v is not None for v in given):
+                raise ConfigError("--resume continues a run with its own config; only -g/--generations may change.")
+            trainer = resume_wann(resume_dir, progress=not quiet, generations=generations)
+        else:
+            config = {
+                "task": task,
+                "generations": generations,
+                "population": population,
+                "reps": reps,
+                "p_init_enable": p_init_enable,
+                "tournament_size": tournament_size,
+                "seed": seed,
+                "dtype": dtype,
+                "steps": steps,
+                "workers": workers,
+                "batch": batch,
+                "data_dir": data_dir,
+                "data_split": data_split,
+                "out": out,
+            }
+            trainer = train_wann({k: v for k, v in config.items() if v is not None}, progress=not quiet)
+    except KeyboardInterrupt:
+        click.echo("nograd: interrupted; resume with `nograd wann train --resume RUN_DIR`", err=True)
+        sys.exit(130)
+    summary = trainer.summary()
+    click.echo(
+        f"{summary['task']} by WANN (seed {summary['seed']}): champion mean fitness {summary['champion_fitness']:.2f} "
+        f"over the shared weights, {summary['champion_connections']} connections, {summary['champion_hidden']} hidden "
+        f"nodes, after {summary['generations']} generations in {summary['wall_seconds']:.1f}s"
+    )
+    click.echo(f"run folder: {summary['run_dir']}")
+
+
+@wann.command("eval")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("-n", "--trials", type=int, default=100, show_default=True, help="Episodes per column.")
+@click.option("-s", "--seed", type=int, default=0, show_default=True, help="Seed of the trials and weight draws.")
+def wann_eval(source: Path, trials: int, seed: int) -> None:
+    """Score a swing-up champion (champion.json, or a WANN run folder) with random and tuned weights."""
+    import json
+
+    from nograd.runs import atomic_write_text
+    from nograd.wann import Genome
+    from nograd.wann.assess import assess_swingup, format_table
+
+    genome_file = source / "champion.json" if source.is_dir() else source
+    genome = Genome.load(genome_file)
+    if (genome.n_inputs, genome.n_outputs) != (5, 1):
+        raise ConfigError("nograd wann eval handles swing-up genomes (5 inputs, 1 output) so far.")
+    if trials < 2:
+        raise ConfigError(f"The '--trials' option must be at least 2. Got {trials} instead.")
+    result = assess_swingup(genome, trials=trials, seed=seed)
+    click.echo(format_table(result))
+    if source.is_dir():
+        atomic_write_text(json.dumps(result, indent=2) + "\n", source / "eval.json")
+        click.echo(f"wrote {source / 'eval.json'}")
+
+
+@wann.command("draw")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Picture file (.png, .svg, .pdf)."
+)
+def wann_draw(source: Path, output: Path | None) -> None:
+    """Draw a genome (a champion.json, or a WANN run folder) to a picture, nodes coloured by activation."""
+    from nograd.wann import Genome
+    from nograd.wann.draw import SWINGUP_LABELS, draw_genome
+
+    genome_file = source / "champion.json" if source.is_dir() else source
+    genome = Genome.load(genome_file)
+    output = output or genome_file.with_suffix(".png")
+    labels = SWINGUP_LABELS if (genome.n_inputs, genome.n_outputs) == (5, 1) else None
+    click.echo(f"wrote {draw_genome(genome, output, labels)}")
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
     if "test_acc" not in summary:
         click.echo(f"run folder: {summary.get('run_dir')}")

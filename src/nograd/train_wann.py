@@ -1,0 +1,310 @@
+"""The WANN trainer: search + batched evaluation + run folder, one generation at a time, resumable exactly.
+
+    runs/<time>-<task>-wann/
+        config.yaml               every option, written before generation 0
+        metrics.csv               one row per generation (see ``WANN_COLUMNS``)
+        checkpoints/last.pt       search state (population, fitness, counters) and trainer counters, atomically
+        champion.json             the genome with the best mean fitness so far, rewritten after each improvement
+
+Every random draw is addressed by (seed, generation, ...), so a run resumed from ``last.pt`` makes exactly the
+generations an uninterrupted run makes.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from nograd._validation import Interval, Options, check_unknown_keys, unknown_name_error, validate_params
+from nograd.errors import CheckpointError, RunFolderError
+from nograd.runs import RunFolder
+from nograd.tasks.wann_images import wann_images
+from nograd.wann import WANN, Genome, evaluate_swingup
+from nograd.wann.activations import CLASSIFY_ACTIVATIONS, CONTROL_ACTIVATIONS
+from nograd.wann.classify import evaluate_classification
+
+__all__ = ["WannTrainer", "WANN_TASKS", "WANN_COLUMNS", "train_wann", "resume_wann", "resolve_wann_config"]
+
+CHECKPOINT_FORMAT = "nograd-wann-train-v1"
+
+#: Per-task settings of the reference (``WANNRelease/WANN/p/swingup.json`` and ``p/mnist256.json`` over
+#: ``default_wan.json``). The classification tasks run on nograd's dataset loaders: ``mnist256`` and
+#: ``fashion-mnist256`` resize 28x28 images to 16x16, ``digits`` keeps scikit-learn's 64 pixels.
+_CLASSIFY = {"population": 960, "generations": 4096, "reps": 1, "p_init_enable": 0.05, "tournament_size": 32}
+WANN_TASKS: dict[str, dict[str, Any]] = {
+    "swingup": {"population": 192, "generations": 1024, "reps": 3, "p_init_enable": 0.5, "tournament_size": 8},
+    "mnist256": dict(_CLASSIFY),
+    "fashion-mnist256": dict(_CLASSIFY),
+    "digits": dict(_CLASSIFY),
+}
+_DATASET = {"mnist256": "mnist", "fashion-mnist256": "fashion-mnist", "digits": "digits"}
+
+DEFAULTS: dict[str, Any] = {
+    "task": "swingup",
+    "seed": 0,
+    "dtype": "float32",
+    "steps": 1000,
+    "workers": 1,
+    "batch": 1000,
+    "data_dir": None,
+    "data_split": "train",
+    "out": "runs",
+}
+
+WANN_COLUMNS = (
+    "generation",
+    "rollouts",
+    "wall_seconds",
+    "generation_seconds",
+    "best_fitness",
+    "mean_fitness",
+    "best_max_fitness",
+    "champion_fitness",
+    "champion_connections",
+    "mean_connections",
+    "mean_hidden",
+    "max_hidden",
+)
+
+_CONSTRAINTS = {
+    "seed": Interval(int, 0, None),
+    "population": Interval(int, 2, None),
+    "generations": Interval(int, 1, None),
+    "reps": Interval(int, 1, None),
+    "p_init_enable": Interval(float, 0, 1),
+    "tournament_size": Interval(int, 1, None),
+    "steps": Interval(int, 1, 1000),
+    "workers": Interval(int, 1, 64),
+    "dtype": Options(("float32", "float64")),
+    "batch": Interval(int, 1, None),
+    "data_split": Options(("train", "test")),
+}
+
+
+def resolve_wann_config(config: dict[str, Any]) -> dict[str, Any]:
+    """Fill in the task's reference settings and the defaults; validate every value."""
+    task = config.get("task") or DEFAULTS["task"]
+    if task not in WANN_TASKS:
+        raise unknown_name_error("WANN task", task, WANN_TASKS)
+    resolved = {**DEFAULTS, **WANN_TASKS[task], **{k: v for k, v in config.items() if v is not None}}
+    resolved["task"] = task
+    check_unknown_keys("wann train", resolved, [*DEFAULTS, *WANN_TASKS[task]])
+    validate_params("wann train", resolved, _CONSTRAINTS)
+    resolved["out"] = str(resolved["out"])
+    return resolved
+
+
+class WannTrainer:
+    """Run the WANN search of ``config`` (see ``resolve_wann_config``) into ``run`` (or keep no files)."""
+
+    def __init__(self, config: dict[str, Any], run: RunFolder | None = None, progress: bool = True):
+        self.config = cfg = resolve_wann_config(config)
+        self.run, self.progress = run, progress
+        self.data: tuple[torch.Tensor, torch.Tensor] | None = None
+        if cfg["task"] == "swingup":
+            n_in, n_out, activations = 5, 1, CONTROL_ACTIVATIONS
+        else:  # classification: 10 outputs, no step activation (reference h_act=[1,3,...,10])
+            self.data = wann_images(_DATASET[cfg["task"]], cfg["data_split"], cfg["data_dir"])
+            n_in, n_out, activations = self.data[0].shape[1], 10, CLASSIFY_ACTIVATIONS
+        self.search = WANN(
+            n_in,
+            n_out,
+            population=cfg["population"],
+            p_init_enable=float(cfg["p_init_enable"]),
+            tournament_size=cfg["tournament_size"],
+            activations=activations,
+            seed=cfg["seed"],
+        )
+        self.elapsed = 0.0
+        self.rollouts = 0
+        self.champion: Genome | None = None
+        self.champion_fitness = -math.inf
+        self.last_row: dict[str, Any] = {}
+
+    # -- state --------------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "search": self.search.state_dict(),
+            "trainer": {
+                "elapsed": self.elapsed,
+                "rollouts": self.rollouts,
+                "champion": None if self.champion is None else self.champion.to_dict(),
+                "champion_fitness": self.champion_fitness,
+                "last_row": dict(self.last_row),
+            },
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise CheckpointError(f"Not a nograd WANN checkpoint (format {state.get('format')!r}).")
+        try:
+            self.search.load_state_dict(state["search"])
+            trainer = state["trainer"]
+            self.elapsed, self.rollouts = float(trainer["elapsed"]), int(trainer["rollouts"])
+            champion = trainer["champion"]
+            self.champion = None if champion is None else Genome.from_dict(champion)
+            self.champion_fitness = float(trainer["champion_fitness"])
+            self.last_row = dict(trainer["last_row"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise CheckpointError(f"The WANN checkpoint does not match this run's config: {err!r}") from None
+
+    @property
+    def generation(self) -> int:
+        """Generations evaluated so far."""
+        return self.search.generation
+
+    # -- the loop -------------------------------------------------------------------------------------------------
+    def step(self) -> dict[str, Any]:
+        """Ask, evaluate and tell one generation; returns its metrics row."""
+        cfg = self.config
+        started = time.perf_counter()
+        generation = self.search.generation
+        genomes = self.search.ask()
+        dtype = getattr(torch, cfg["dtype"])
+        if self.data is None:
+            returns = evaluate_swingup(
+                genomes,
+                seed=cfg["seed"],
+                generation=generation,
+                reps=cfg["reps"],
+                steps=cfg["steps"],
+                dtype=dtype,
+                workers=cfg["workers"],
+            )
+        else:
+            inputs, labels = self.data
+            returns = evaluate_classification(
+                genomes, inputs, labels, cfg["seed"], generation, cfg["reps"], cfg["batch"], dtype=dtype
+            )
+        returns = returns.to(torch.float64)
+        mean = returns.mean(dim=(1, 2))
+        best_weight = returns.mean(dim=2).max(dim=1).values
+        self.search.tell(mean, best_weight)
+        self.rollouts += returns.numel()
+        ranked = torch.nan_to_num(mean, nan=-math.inf)
+        best = int(ranked.argmax())
+        improved = float(ranked[best]) > self.champion_fitness
+        if improved:
+            self.champion, self.champion_fitness = genomes[best].copy(), float(ranked[best])
+        seconds = time.perf_counter() - started
+        self.elapsed += seconds
+        connections = [g.num_enabled for g in genomes]
+        hidden = [len(g.hidden) for g in genomes]
+        row = {
+            "generation": generation,
+            "rollouts": self.rollouts,
+            "wall_seconds": round(self.elapsed, 4),
+            "generation_seconds": round(seconds, 4),
+            "best_fitness": float(ranked[best]),
+            "mean_fitness": float(torch.nanmean(mean)),
+            "best_max_fitness": float(torch.nan_to_num(best_weight, nan=-math.inf).max()),
+            "champion_fitness": self.champion_fitness,
+            "champion_connections": self.champion.num_enabled if self.champion is not None else 0,
+            "mean_connections": sum(connections) / len(connections),
+            "mean_hidden": sum(hidden) / len(hidden),
+            "max_hidden": max(hidden),
+        }
+        self.last_row = row
+        if self.run is not None:
+            if improved and self.champion is not None:
+                self.champion.save(self.run.path / "champion.json")
+            _append_row(self.run.path / "metrics.csv", row)
+            self.run.save_checkpoint("last", self.state_dict())
+        return row
+
+    def fit(self) -> dict[str, Any]:
+        """Run the remaining generations. Ctrl-C (or SIGTERM) keeps the last generation's checkpoint."""
+        total = self.config["generations"]
+        if self.run is not None and self.generation == 0:
+            self.run.write_config(self.config)
+        bar = tqdm(
+            total=total,
+            initial=self.generation,
+            unit="gen",
+            disable=not self.progress,
+            desc=f"{self.config['task']}/wann",
+            dynamic_ncols=True,
+            mininterval=0.5,
+        )
+        try:
+            while self.generation < total:
+                row = self.step()
+                bar.update(1)
+                bar.set_postfix(
+                    best=f"{row['best_fitness']:.1f}",
+                    mean=f"{row['mean_fitness']:.1f}",
+                    champ=f"{row['champion_fitness']:.1f}",
+                    conns=f"{row['champion_connections']}",
+                    s_gen=f"{row['generation_seconds']:.2f}",
+                    refresh=False,
+                )
+        finally:
+            bar.close()
+        return self.summary()
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "task": self.config["task"],
+            "seed": self.config["seed"],
+            "generations": self.generation,
+            "champion_fitness": self.champion_fitness,
+            "champion_connections": None if self.champion is None else self.champion.num_enabled,
+            "champion_hidden": None if self.champion is None else len(self.champion.hidden),
+            "wall_seconds": round(self.elapsed, 2),
+            "rollouts": self.rollouts,
+            "run_dir": None if self.run is None else str(self.run.path),
+        }
+
+
+def _append_row(path: Path, row: dict[str, Any]) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=WANN_COLUMNS, extrasaction="ignore")
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def _truncate_rows(path: Path, generations: int) -> None:
+    """Keep the rows of the first ``generations`` generations: a resumed run writes the later ones again."""
+    if not path.exists():
+        return
+    with path.open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if int(r["generation"]) < generations]
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=WANN_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def train_wann(config: dict[str, Any], progress: bool = True) -> WannTrainer:
+    """Resolve ``config``, make a run folder under its ``out`` and run the search."""
+    resolved = resolve_wann_config(config)
+    run = RunFolder.create(resolved["out"], resolved["task"], "wann")
+    trainer = WannTrainer(resolved, run, progress=progress)
+    trainer.fit()
+    return trainer
+
+
+def resume_wann(run_dir: str | Path, progress: bool = True, generations: int | None = None) -> WannTrainer:
+    """Continue the WANN run in ``run_dir`` from its last checkpoint (optionally to more ``generations``)."""
+    run = RunFolder.open(run_dir)
+    config = run.read_config()
+    if generations is not None:
+        config["generations"] = generations
+    trainer = WannTrainer(config, run, progress=progress)
+    if not run.checkpoint_path("last").exists():
+        raise RunFolderError(f"Run folder {run.path} has no checkpoints/last.pt to resume from.")
+    trainer.load_state_dict(run.load_checkpoint("last"))
+    _truncate_rows(run.path / "metrics.csv", trainer.generation)
+    if generations is not None:
+        run.write_config(trainer.config)
+    trainer.fit()
+    return trainer

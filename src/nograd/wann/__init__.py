@@ -1,0 +1,33 @@
+"""Weight agnostic neural networks (Gaier & Ha, NeurIPS 2019): genomes, mutation, NSGA-II ranking, ask/tell search,
+and batched evaluation of a whole population on every shared weight at once.
+
+Reference implementation: google/brain-tokyo-workshop, folder ``WANNRelease/WANN`` (each module cites the files
+it follows).
+"""
+
+from nograd.wann.activations import ACTIVATION_NAMES, CLASSIFY_ACTIVATIONS, CONTROL_ACTIVATIONS
+from nograd.wann.evaluate import SHARED_WEIGHTS, PackedPopulation, evaluate_plain, evaluate_swingup
+from nograd.wann.genome import ConnGene, Genome, GenomeError, NodeGene, node_layers
+from nograd.wann.mutation import mutate
+from nograd.wann.ranking import crowding_distance, nondominated_fronts, nsga_rank
+from nograd.wann.search import WANN
+
+__all__ = [
+    "WANN",
+    "Genome",
+    "NodeGene",
+    "ConnGene",
+    "GenomeError",
+    "node_layers",
+    "mutate",
+    "nsga_rank",
+    "nondominated_fronts",
+    "crowding_distance",
+    "PackedPopulation",
+    "evaluate_swingup",
+    "evaluate_plain",
+    "SHARED_WEIGHTS",
+    "ACTIVATION_NAMES",
+    "CONTROL_ACTIVATIONS",
+    "CLASSIFY_ACTIVATIONS",
+]

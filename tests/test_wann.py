@@ -1,0 +1,374 @@
+"""WANN: genomes, mutation, NSGA-II, the search's state, swing-up physics and batched == plain evaluation."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+
+from nograd.envs import BatchedSwingUp, SwingUp, swingup_initial_states
+from nograd.seeding import addressed_generator
+from nograd.wann import (
+    SHARED_WEIGHTS,
+    WANN,
+    ConnGene,
+    Genome,
+    GenomeError,
+    NodeGene,
+    PackedPopulation,
+    evaluate_plain,
+    evaluate_swingup,
+    node_layers,
+    nondominated_fronts,
+    nsga_rank,
+)
+from nograd.wann.activations import ACTIVATION_NAMES, activation, scalar_activation
+from nograd.wann.evaluate import PlainNetwork
+from nograd.wann.mutation import MUTATIONS, Counters, choose_mutation, mutate
+
+
+def grown_genomes(count: int, mutations: int, seed: int = 0) -> list[Genome]:
+    """Random genomes grown by the search's own mutations from random initial genomes."""
+    search = WANN(5, 1, population=max(count, 2), seed=seed)
+    out = []
+    for i, genome in enumerate(search.ask()[:count]):
+        rng = addressed_generator(seed, "test-grow", i)
+        for _ in range(mutations):
+            genome, _, _ = mutate(genome, rng, search.counters)
+        out.append(genome)
+    return out
+
+
+# -- activations and genomes -----------------------------------------------------------------------------------
+def test_activations_match_their_scalar_versions():
+    x = torch.linspace(-3, 3, 61, dtype=torch.float64)
+    for act in ACTIVATION_NAMES:
+        expected = torch.tensor([scalar_activation(act, float(v)) for v in x], dtype=torch.float64)
+        torch.testing.assert_close(activation(act, x), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_genome_json_round_trip_and_bad_files(tmp_path):
+    genome = grown_genomes(1, 12)[0]
+    genome.save(tmp_path / "g.json")
+    back = Genome.load(tmp_path / "g.json")
+    assert back == genome
+    with pytest.raises(GenomeError, match="does not exist"):
+        Genome.load(tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(GenomeError, match="not valid JSON"):
+        Genome.load(tmp_path / "bad.json")
+    (tmp_path / "other.json").write_text(json.dumps({"format": "something-else"}))
+    with pytest.raises(GenomeError, match="Not a nograd WANN genome"):
+        Genome.load(tmp_path / "other.json")
+    data = genome.to_dict()
+    data["conns"] = data["conns"] + [dict(data["conns"][0], innovation=10_000)]
+    with pytest.raises(GenomeError, match="appears twice"):
+        Genome.from_dict(data)
+
+
+def test_cycles_are_refused():
+    g = Genome.fully_connected(2, 1)
+    g.nodes += [NodeGene(4, "hidden", 5), NodeGene(5, "hidden", 5)]
+    g.conns += [ConnGene(10, 4, 5), ConnGene(11, 5, 4, enabled=False)]
+    with pytest.raises(GenomeError, match="cycle"):
+        g.validate()
+
+
+def test_layers_follow_the_reference():
+    g = Genome.fully_connected(2, 1)  # bias 0, inputs 1-2, output 3
+    g.nodes += [NodeGene(4, "hidden", 5), NodeGene(5, "hidden", 5)]
+    g.conns += [ConnGene(10, 1, 4), ConnGene(11, 4, 5), ConnGene(12, 5, 3)]
+    assert node_layers(g) == {0: 0, 1: 0, 2: 0, 4: 1, 5: 2, 3: 3}
+    assert node_layers(Genome.fully_connected(2, 1))[3] == 1
+
+
+# -- mutation --------------------------------------------------------------------------------------------------
+def test_roulette_frequencies():
+    rng = torch.Generator().manual_seed(0)
+    probs = tuple(p for _, p in MUTATIONS)
+    counts = Counter(choose_mutation(rng, probs) for _ in range(4000))
+    for name, p in MUTATIONS:
+        assert abs(counts[name] / 4000 - p) < 0.03, (name, counts)
+
+
+def test_each_child_differs_by_exactly_one_mutation_and_stays_feed_forward():
+    counters = Counters(innovation=100, node=100)
+    genome = Genome.fully_connected(5, 1, [True, False, True, False, True, True])
+    rng = torch.Generator().manual_seed(1)
+    for _ in range(300):
+        child, kind, changed = mutate(genome, rng, counters)
+        child.validate()  # no cycle, no duplicate connection, no duplicate innovation
+        pairs = [(c.src, c.dst) for c in child.conns]
+        assert len(pairs) == len(set(pairs))
+        layer = node_layers(child)
+        assert all(layer[c.dst] > layer[c.src] for c in child.conns)
+        new_conns = len(child.conns) - len(genome.conns)
+        new_nodes = len(child.nodes) - len(genome.nodes)
+        flips = sum(a.enabled != b.enabled for a, b in zip(genome.conns, child.conns))
+        acts = sum(a.activation != b.activation for a, b in zip(genome.nodes, child.nodes))
+        expected = {
+            "add_connection": (1, 0, 0, 0),
+            "add_node": (2, 1, 1, 0),
+            "enable": (0, 0, 1, 0),
+            "activation": (0, 0, 0, 1),
+        }[kind]
+        assert (new_conns, new_nodes, flips, acts) == (expected if changed else (0, 0, 0, 0))
+        if kind == "add_node" and changed:
+            assert child.hidden[-1].activation in range(1, 11)
+        genome = child
+    assert len(genome.hidden) > 10
+
+
+# -- ranking ---------------------------------------------------------------------------------------------------
+def test_nsga_fronts_and_crowding_on_a_hand_made_example():
+    objectives = np.array(
+        [
+            [1.0, 5.0],  # 0: front 0 (end)
+            [2.0, 4.0],  # 1: front 0 (middle)
+            [3.0, 1.0],  # 2: front 0 (end)
+            [1.5, 3.0],  # 3: front 1 (dominated by 1)
+            [0.5, 0.5],  # 4: front 2
+            [2.0, 4.0],  # 5: a copy of 1: front 0 too (neither dominates)
+            [float("nan"), 9.0],  # 6: NaN fitness is the worst fitness, but 9 is the best second objective
+        ]
+    )
+    fronts = nondominated_fronts(objectives)
+    assert fronts[0] == [0, 1, 2, 5, 6] or sorted(fronts[0]) == [0, 1, 2, 5, 6]
+    assert sorted(fronts[1]) == [3] and fronts[2] == [4]
+    rank = nsga_rank(objectives)
+    assert sorted(rank.tolist()) == list(range(7))
+    # within front 0 the ends (infinite crowding distance) come first: 6 (best second objective), 2 (best first)
+    assert set(np.argsort(rank)[:2].tolist()) == {2, 6}
+    assert rank[3] == 5 and rank[4] == 6
+
+
+# -- the search ------------------------------------------------------------------------------------------------
+def _fitness(genomes):
+    """A cheap deterministic stand-in for an evaluation: rewards enabled connections and hidden nodes."""
+    mean = np.array([g.num_enabled + 0.5 * len(g.hidden) for g in genomes], dtype=float)
+    return mean, mean + 1.0
+
+
+def test_search_generations_follow_the_reference_shape():
+    search = WANN(5, 1, population=20, seed=3)
+    first = search.ask()
+    assert len(first) == 20 and all(not g.hidden for g in first)
+    search.tell(*_fitness(first))
+    rank = search.rank(addressed_generator(3, "wann", 1, "select"))  # the draws ask() will make
+    second = search.ask()
+    assert len(second) == 20
+    # cull floor(0.2*20)=4, elites floor(0.2*16)=3 pass unchanged
+    best = [first[i] for i in np.argsort(rank, kind="stable")[:3]]
+    assert second[:3] == best
+    assert len(search.last_mutations) == 17
+
+
+def test_state_dict_resume_gives_the_same_next_generations():
+    a = WANN(5, 1, population=16, seed=7)
+    for _ in range(3):
+        a.tell(*_fitness(a.ask()))
+    state = json.loads(json.dumps(a.state_dict()))  # plain data: survives JSON
+    b = WANN(5, 1, population=16, seed=7)
+    b.load_state_dict(state)
+    for _ in range(3):
+        ga, gb = a.ask(), b.ask()
+        assert ga == gb
+        a.tell(*_fitness(ga))
+        b.tell(*_fitness(gb))
+    assert a.state_dict() == b.state_dict()
+
+
+# -- swing-up --------------------------------------------------------------------------------------------------
+def test_swingup_single_step_by_hand():
+    env = SwingUp((0.1, 0.2, 3.0, -0.5))
+    obs, reward, done = env.step(0.3)
+    g, mc, mp, length, b, dt = 9.82, 0.5, 0.5, 0.6, 0.1, 0.01
+    F, s, c = 3.0, math.sin(3.0), math.cos(3.0)
+    xacc = (-2 * mp * length * 0.25 * s + 3 * mp * g * s * c + 4 * F - 4 * b * 0.2) / (4 * (mc + mp) - 3 * mp * c * c)
+    tacc = (-3 * mp * length * 0.25 * s * c + 6 * (mc + mp) * g * s + 6 * (F - b * 0.2) * c) / (
+        4 * length * (mc + mp) - 3 * mp * length * c * c
+    )
+    x, theta = 0.1 + 0.2 * dt, 3.0 - 0.5 * dt
+    assert obs == pytest.approx([x, 0.2 + xacc * dt, math.cos(theta), math.sin(theta), -0.5 + tacc * dt], rel=1e-12)
+    assert reward == pytest.approx((math.cos(theta) + 1) / 2 * math.cos(x / 2.4 * math.pi / 2), rel=1e-12)
+    assert not done
+    batched = BatchedSwingUp(torch.tensor([[0.1, 0.2, 3.0, -0.5]], dtype=torch.float64))
+    r = batched.step(torch.tensor([0.3], dtype=torch.float64))
+    torch.testing.assert_close(batched.obs[:, 0], torch.tensor(obs, dtype=torch.float64), rtol=1e-13, atol=1e-13)
+    assert float(r[0]) == pytest.approx(reward, rel=1e-13)
+
+
+def test_swingup_done_handling_and_reward_bounds():
+    starts = swingup_initial_states(0, 0, 4)
+    assert starts.shape == (4, 4) and abs(float(starts[:, 2].mean()) - math.pi) < 0.5
+    actions = torch.tensor([1.0, -1.0, 0.0, 0.3], dtype=torch.float64)  # push out right, left, nothing, a little
+    batched = BatchedSwingUp(starts)
+    plain = [SwingUp(tuple(s.tolist())) for s in starts]
+    totals = [0.0] * 4
+    for _ in range(1000):
+        rewards = batched.step(actions)
+        assert bool((rewards <= 1.0).all())
+        for k, env in enumerate(plain):
+            if not env.done:
+                _, reward, _ = env.step(float(actions[k]))
+                totals[k] += reward
+                assert float(rewards[k]) == pytest.approx(reward, rel=1e-9, abs=1e-12)
+            else:
+                assert float(rewards[k]) == 0.0  # a finished episode earns nothing more
+    torch.testing.assert_close(batched.returns, torch.tensor(totals, dtype=torch.float64), rtol=1e-9, atol=1e-9)
+    assert plain[0].done and plain[0].t < 1000 and plain[1].done and plain[1].t < 1000
+    assert plain[2].t == 1000 and 0 <= totals[2] <= 1000
+
+
+# -- batched == plain --------------------------------------------------------------------------------------------
+def test_packed_network_equals_plain_network_on_random_genomes():
+    genomes = grown_genomes(12, 25) + [Genome.fully_connected(5, 1, [False] * 6)]
+    packed = PackedPopulation(genomes, torch.float64)
+    values = packed.new_values(len(SHARED_WEIGHTS) * 2)
+    inputs = torch.randn(
+        5, len(genomes), values.shape[1], generator=torch.Generator().manual_seed(0), dtype=torch.float64
+    )
+    packed.input_rows(values).copy_(inputs)
+    weight = torch.tensor(SHARED_WEIGHTS, dtype=torch.float64).repeat_interleave(2).view(1, -1)
+    out = packed.forward(values, weight)[0]
+    for p, genome in enumerate(genomes):
+        network = PlainNetwork(genome)
+        for col in range(values.shape[1]):
+            expected = network(float(weight[0, col]), inputs[:, p, col].tolist())[0]
+            assert float(out[p, col]) == pytest.approx(expected, rel=1e-12, abs=1e-12, nan_ok=True)
+
+
+def test_batched_returns_equal_plain_returns_on_random_genomes():
+    genomes = grown_genomes(10, 20, seed=1)
+    steps = 40  # closed-loop swing-up amplifies last-bit differences of sin/cos over long horizons
+    returns = evaluate_swingup(genomes, seed=5, generation=2, reps=2, steps=steps, dtype=torch.float64)
+    starts = swingup_initial_states(5, 2, 2)
+    for p, genome in enumerate(genomes):
+        for w, weight in enumerate(SHARED_WEIGHTS):
+            for r in range(2):
+                expected = evaluate_plain(genome, weight, starts[r].tolist(), steps)
+                assert float(returns[p, w, r]) == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
+def test_dedupe_and_workers_do_not_change_returns():
+    genomes = grown_genomes(6, 10, seed=2)
+    genomes = genomes + [genomes[0].copy(), genomes[3].copy()]
+    base = evaluate_swingup(genomes, seed=1, generation=0, reps=2, steps=150, dtype=torch.float64, dedupe=False)
+    torch.testing.assert_close(base[-2], base[0], rtol=0, atol=0)
+    for kwargs in ({"dedupe": True}, {"dedupe": False, "workers": 2}, {"early_stop": False}):
+        out = evaluate_swingup(genomes, seed=1, generation=0, reps=2, steps=150, dtype=torch.float64, **kwargs)
+        torch.testing.assert_close(out, base, rtol=0, atol=0)
+
+
+# -- trainer and CLI ---------------------------------------------------------------------------------------------
+def test_wann_cli_trains_saves_champion_and_resumes_exactly(tmp_path):
+    from click.testing import CliRunner
+
+    from nograd.cli.main import cli
+    from nograd.runs import load_checkpoint
+
+    args = ["wann", "train", "swingup", "-p", "8", "--reps", "1", "--steps", "60", "--dtype", "float64", "-q"]
+    full = CliRunner().invoke(cli, [*args, "-g", "4", "-o", str(tmp_path / "a")])
+    assert full.exit_code == 0, full.output
+    assert "champion mean fitness" in full.output
+    (run_a,) = (tmp_path / "a").iterdir()
+    assert Genome.load(run_a / "champion.json").num_enabled >= 0
+    rows = (run_a / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("generation,") and len(rows) == 5
+
+    half = CliRunner().invoke(cli, [*args, "-g", "2", "-o", str(tmp_path / "b")])
+    assert half.exit_code == 0, half.output
+    (run_b,) = (tmp_path / "b").iterdir()
+    resumed = CliRunner().invoke(cli, ["wann", "train", "--resume", str(run_b), "-g", "4", "-q"])
+    assert resumed.exit_code == 0, resumed.output
+    a, b = load_checkpoint(run_a / "checkpoints/last.pt"), load_checkpoint(run_b / "checkpoints/last.pt")
+    assert a["search"] == b["search"]
+    assert a["trainer"]["champion"] == b["trainer"]["champion"]
+    assert len((run_b / "metrics.csv").read_text().splitlines()) == 5
+
+    bad = CliRunner().invoke(cli, ["wann", "train", "cartpole"])
+    assert bad.exit_code == 2 and "Unknown WANN task 'cartpole'" in bad.output
+
+
+# -- classification ----------------------------------------------------------------------------------------------
+def test_classification_scores_equal_a_plain_softmax_cross_entropy():
+    from nograd.tasks.wann_images import wann_images
+    from nograd.wann.classify import classification_batch, evaluate_classification
+
+    inputs, labels = wann_images("digits", "train")
+    assert inputs.shape[1] == 64 and float(inputs.max()) <= 1.0
+    search = WANN(64, 10, population=6, p_init_enable=0.05, seed=0)
+    genomes = []
+    for i, genome in enumerate(search.ask()):
+        rng = addressed_generator(0, "test-classify", i)
+        for _ in range(15):
+            genome, _, _ = mutate(genome, rng, search.counters, activations=(1, 3, 4, 5, 6, 7, 8, 9, 10))
+        genomes.append(genome)
+    scores = evaluate_classification(
+        genomes, inputs, labels, seed=2, generation=1, reps=2, batch=40, dtype=torch.float64
+    )
+    chunked = evaluate_classification(
+        genomes, inputs, labels, seed=2, generation=1, reps=2, batch=40, dtype=torch.float64, max_elements=1
+    )
+    torch.testing.assert_close(chunked, scores, rtol=1e-12, atol=1e-12)
+    for r in range(2):
+        idx = classification_batch(len(labels), 40, 2, 1, r)
+        for p in (0, 3, 5):
+            network = PlainNetwork(genomes[p])
+            for w, weight in enumerate(SHARED_WEIGHTS):
+                losses = []
+                for k in idx.tolist():
+                    out = network(weight, inputs[k].double().tolist())
+                    top = max(out)
+                    log_z = top + math.log(sum(math.exp(o - top) for o in out))
+                    losses.append(log_z - out[int(labels[k])])
+                assert float(scores[p, w, r]) == pytest.approx(-sum(losses) / len(losses), rel=1e-9, abs=1e-9)
+
+
+def test_wann_trainer_runs_digits(tmp_path):
+    from nograd.train_wann import train_wann
+
+    trainer = train_wann(
+        {"task": "digits", "population": 8, "generations": 2, "batch": 50, "out": str(tmp_path)}, progress=False
+    )
+    summary = trainer.summary()
+    assert summary["generations"] == 2 and summary["champion_fitness"] < 0  # minus a cross-entropy
+    assert trainer.search.n_inputs == 64 and trainer.search.n_outputs == 10
+    assert 2 not in trainer.search.activations  # no step function for classification, as in the reference
+
+
+def test_wann_draw_writes_png_and_svg(tmp_path):
+    from click.testing import CliRunner
+
+    from nograd.cli.main import cli
+
+    genome = grown_genomes(1, 15)[0]
+    genome.save(tmp_path / "champion.json")
+    result = CliRunner().invoke(cli, ["wann", "draw", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "champion.png").stat().st_size > 1000
+    result = CliRunner().invoke(cli, ["wann", "draw", str(tmp_path / "champion.json"), "-o", str(tmp_path / "g.svg")])
+    assert result.exit_code == 0 and (tmp_path / "g.svg").read_text().lstrip().startswith("<?xml")
+    missing = CliRunner().invoke(cli, ["wann", "draw", str(tmp_path / "nothing.json")])
+    assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_wann_eval_prints_the_table_and_individual_weights_reduce_to_shared(tmp_path):
+    from click.testing import CliRunner
+
+    from nograd.cli.main import cli
+
+    genome = grown_genomes(1, 12, seed=4)[0]
+    start = swingup_initial_states(0, 0, 1)[0].tolist()
+    ones = {(c.src, c.dst): -0.5 for c in genome.conns if c.enabled}
+    assert evaluate_plain(genome, 1.0, start, 200, conn_weights=ones) == evaluate_plain(genome, -0.5, start, 200)
+    genome.save(tmp_path / "champion.json")
+    result = CliRunner().invoke(cli, ["wann", "eval", str(tmp_path), "-n", "3"])
+    assert result.exit_code == 0, result.output
+    assert "tuned shared weight" in result.output and "random individual weights" in result.output
+    saved = json.loads((tmp_path / "eval.json").read_text())
+    assert saved["random_shared_weight"]["trials"] == 3
