@@ -145,7 +145,9 @@ def test_step_without_closure_and_tell_without_ask():
 
 
 def test_registry_errors():
-    with pytest.raises(ConfigError, match="Unknown method 'nope'. Valid methods: adam, hillclimb, random, rso, sgd"):
+    with pytest.raises(
+        ConfigError, match="Unknown method 'nope'. Valid methods: adam, amc, hillclimb, metropolis, random, rso, sgd"
+    ):
         build_optimizer("nope", tiny_model().parameters())
     with pytest.raises(ConfigError, match="Unknown option 'sigmaa' for method 'hillclimb'. Valid options:"):
         build_optimizer("hillclimb", tiny_model().parameters(), sigmaa=1.0)
