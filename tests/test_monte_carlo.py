@@ -111,6 +111,24 @@ def test_amc_shrinks_sigma_and_resets_mu_after_n_reset_rejections():
     assert opt.sigma_scale == 0.125
 
 
+def test_amc_plateau_option_shrinks_sigma_when_the_kept_loss_stops_falling():
+    model = tiny_model()
+    opt = AdaptiveMC(model.parameters(), sigma=0.1, plateau=4, sigma_decay=0.5, n_reset=1000, seed=0)
+    for loss in (1.0, 0.8, 0.6, 0.4):  # falling: no shrink
+        opt.ask()
+        opt.tell(torch.tensor([9.0]), incumbent_loss=loss)
+    assert opt.sigma_scale == 1.0 and opt.state_dict()["state"][0]["steps_since_low"] == 0
+    for _ in range(8):  # flat well above the running average's low: it rises, so no new low for 4 steps
+        opt.ask()
+        opt.tell(torch.tensor([9.0]), incumbent_loss=0.9)
+    assert opt.sigma_scale == 0.25 and opt.stats()["sigma_resets"] == 2
+    paper = AdaptiveMC(tiny_model().parameters(), sigma=0.1, n_reset=1000)  # plateau=None: the paper's rule only
+    for _ in range(12):
+        paper.ask()
+        paper.tell(torch.tensor([9.0]), incumbent_loss=0.9)
+    assert paper.sigma_scale == 1.0
+
+
 def test_amc_state_holds_rng_address_mu_sigma_and_counters():
     model = tiny_model()
     opt = AdaptiveMC(model.parameters(), sigma=0.05, seed=11)
@@ -142,6 +160,7 @@ def test_amc_reduces_the_loss_and_reports_the_kept_weights_loss():
         (AdaptiveMC, {"n_reset": 0}, r"The 'n_reset' parameter of AdaptiveMC must be an int in \[1, inf\)"),
         (AdaptiveMC, {"sigma_decay": 0.0}, r"The 'sigma_decay' parameter of AdaptiveMC must be a float in \(0, 1\]"),
         (AdaptiveMC, {"seed": -1}, r"'seed' parameter of AdaptiveMC"),
+        (AdaptiveMC, {"plateau": 0}, r"The 'plateau' parameter of AdaptiveMC must be an int in \[1, inf\) or None"),
     ],
 )
 def test_bad_hyperparameters_name_the_problem(cls, kwargs, pattern):
