@@ -116,12 +116,16 @@ def _rows_forward(steps: list[tuple[str, nn.Module]]) -> BatchedForward:
             elif isinstance(module, nn.LayerNorm):
                 h = F.layer_norm(h, module.normalized_shape, eps=module.eps)
                 weight, bias = params.get(f"{name}.weight"), params.get(f"{name}.bias")
-                if weight is not None:
+                if weight is not None and bias is not None:
+                    h = torch.addcmul(bias.unsqueeze(1), h, weight.unsqueeze(1))  # one pass instead of two
+                elif weight is not None:
                     h = h * weight.unsqueeze(1)
-                if bias is not None:
+                elif bias is not None:
                     h = h + bias.unsqueeze(1)
             elif h is None:
                 x = module(x)
+            elif isinstance(module, nn.Tanh):
+                h = h.tanh_()  # h is this forward's own buffer here: no copy
             else:
                 h = module(h)
         if h is None:
