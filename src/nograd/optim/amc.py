@@ -19,8 +19,10 @@ from nograd.optim.metropolis import Metropolis
 
 __all__ = ["AdaptiveMC"]
 
-#: With ``plateau``: a new low must undercut the last by this fraction (chosen here, as ReduceLROnPlateau's).
-PLATEAU_THRESHOLD = 1e-3
+#: With ``plateau``: a new low of the running average must undercut the last by this fraction (chosen here: on
+#: Fashion-MNIST at minibatch 5000 the paper's rule left σ at σ₀ while the training loss crept down by about 0.15%
+#: per 500 steps and test accuracy stood at 80% from step 15k to 18k; at 0.1% this option never fired there).
+PLATEAU_THRESHOLD = 5e-3
 
 
 class AdaptiveMC(Metropolis):
@@ -38,7 +40,7 @@ class AdaptiveMC(Metropolis):
                 if n = n_reset:  σ ← σ·sigma_decay;  μ ← 0;  n ← 0
             with plateau = P (not in the paper, off by default):
                 m ← m + (L_kept − m)/P                        an average of the kept weights' loss
-                if m has set no new low for P steps:  σ ← σ·sigma_decay;  μ ← 0
+                if m has not fallen 0.5% below its last low for P steps:  σ ← σ·sigma_decay;  μ ← 0
 
     Closure calls per step: as ``Metropolis`` (one, plus one for the current weights when re-evaluated).
 
