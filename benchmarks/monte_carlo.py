@@ -5,7 +5,7 @@ digits its input layer has 64 inputs). aMC and Metropolis get the same budget of
 is one forward pass of one weight vector on the step's training batch); Adam gets its own budget, stated beside it.
 Every run goes through the real trainer. Per-run rows also go to ``benchmarks/results/monte_carlo.json``.
 
-Finished run folders can stand in for runs (``--reuse``): the long Fashion-MNIST runs can be made one at a time
+Run folders can stand in for runs (``--reuse``): the long Fashion-MNIST runs can be made one at a time
 with ``nograd train`` and reported here.
 """
 
@@ -80,6 +80,8 @@ def run(dataset: str, label: str, config: dict[str, Any], out: str, reuse: dict)
         trainer = train(config, out=out, progress=False)
         run_config, rows = trainer.config, trainer.run.read_metrics()
     budget = describe_budget(run_config["budget"], run_config["task"].get("batch_size"))
+    if key in reuse and not (reuse[key].path / "summary.json").exists():
+        budget += f" (stopped at {int(rows[-1]['evaluations']):,}: not finished)"
     row = run_row(dataset, label, run_config, rows, budget)
     print(json.dumps(row), flush=True)
     return row
@@ -117,7 +119,8 @@ def main() -> None:
     )
     parser.add_argument("--skip-fashion", action="store_true")
     parser.add_argument("--note", default="", help="a sentence for the report, e.g. on the machine's load")
-    parser.add_argument("--reuse", nargs="*", default=[], help="finished run folders to report instead of rerunning")
+    parser.add_argument("--reuse", nargs="*", default=[], help="run folders to report instead of rerunning")
+    parser.add_argument("--out", default=None, help="keep the run folders here (default: a temporary folder)")
     args = parser.parse_args()
     amc_options = parse_options(args.fashion_amc)
     reuse = {}
@@ -128,7 +131,8 @@ def main() -> None:
 
     model = {"name": "mc-mlp"}
     rows: list[dict] = []
-    with tempfile.TemporaryDirectory() as out:
+    with tempfile.TemporaryDirectory() as scratch:
+        out = args.out or scratch
         for seed in range(args.digits_seeds):
             digits = {"name": "digits", "batch_size": None}
             mc_budget = {"evaluations": args.digits_evaluations}
