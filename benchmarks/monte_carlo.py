@@ -118,6 +118,9 @@ def main() -> None:
         "--fashion-amc", nargs="*", default=[], help="aMC options on Fashion-MNIST as key=value (e.g. plateau=500)"
     )
     parser.add_argument("--skip-fashion", action="store_true")
+    parser.add_argument(
+        "--fashion-methods", nargs="*", default=["amc", "metropolis", "adam"], help="methods to run on Fashion-MNIST"
+    )
     parser.add_argument("--note", default="", help="a sentence for the report, e.g. on the machine's load")
     parser.add_argument("--reuse", nargs="*", default=[], help="run folders to report instead of rerunning")
     parser.add_argument("--out", default=None, help="keep the run folders here (default: a temporary folder)")
@@ -158,6 +161,8 @@ def main() -> None:
             for seed in range(args.fashion_seeds):
                 task = {"name": "fashion-mnist", "batch_size": args.fashion_batch}
                 for method, options in (("amc", amc_options), ("metropolis", {})):
+                    if method not in args.fashion_methods:
+                        continue
                     config = {
                         "task": task,
                         "model": model,
@@ -167,6 +172,8 @@ def main() -> None:
                         "seed": seed,
                     }
                     rows.append(run("fashion-mnist", method, config, out, reuse))
+                if "adam" not in args.fashion_methods:
+                    continue
                 steps_per_epoch = 60_000 // 128
                 config = {
                     "task": {"name": "fashion-mnist", "batch_size": 128},
