@@ -47,7 +47,10 @@ def test_overrides_without_task_and_config_file(tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["train", "--method", "foo"], "Unknown method 'foo'. Valid methods: adam, edge-popup, hillclimb, mask-search"),
+        (
+            ["train", "--method", "foo"],
+            "Unknown method 'foo'. Valid methods: adam, amc, edge-popup, hillclimb, mask-search",
+        ),
         (["train", "nosuchtask"], "Unknown task 'nosuchtask'. Valid tasks:"),
         (["train", "method.sigma=-1"], "The 'sigma' parameter of HillClimb must be a float in (0, inf). Got -1"),
         (["train", "--budget", "soon"], "The budget must look like"),

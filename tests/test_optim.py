@@ -146,7 +146,8 @@ def test_step_without_closure_and_tell_without_ask():
 
 def test_registry_errors():
     with pytest.raises(
-        ConfigError, match="Unknown method 'nope'. Valid methods: adam, edge-popup, hillclimb, mask-search"
+        ConfigError,
+        match="Unknown method 'nope'. Valid methods: adam, amc, edge-popup, hillclimb, mask-search, metropolis",
     ):
         build_optimizer("nope", tiny_model().parameters())
     with pytest.raises(ConfigError, match="Unknown option 'sigmaa' for method 'hillclimb'. Valid options:"):

@@ -48,7 +48,7 @@ def test_run_folder_has_config_metrics_checkpoints_and_plot(tmp_path):
     assert trainer.summary()["finished"] and float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
 
 
-@pytest.mark.parametrize("method", ["hillclimb", "random", "adam", "sgd"])
+@pytest.mark.parametrize("method", ["hillclimb", "random", "adam", "sgd", "metropolis", "amc"])
 def test_resume_after_a_crash_ends_with_the_same_weights(tmp_path, method):
     reference = train(_config(method), out=tmp_path / "a", progress=False)
 

@@ -11,6 +11,7 @@ from torch import nn
 
 from nograd._validation import check_unknown_keys, unknown_name_error
 from nograd.errors import ConfigError
+from nograd.models.mc_mlp import mc_mlp
 from nograd.models.mlp import ACTIVATIONS, MLP
 from nograd.models.rso_nets import count_weights, rso_cifar10_net, rso_mnist_net
 from nograd.supermask.nets import supermask_conv, supermask_fc
@@ -20,6 +21,7 @@ __all__ = [
     "rso_mnist_net",
     "rso_cifar10_net",
     "MLP",
+    "mc_mlp",
     "ACTIVATIONS",
     "MODELS",
     "register_model",
@@ -48,6 +50,20 @@ def _mlp(input_shape: tuple[int, ...], num_outputs: int, hidden=(2, 2), activati
         activation=activation,
         bias=bias,
     )
+
+
+@register_model("mc-mlp")
+def _mc_mlp(
+    input_shape: tuple[int, ...],
+    num_outputs: int,
+    hidden=(64, 64, 64, 64),
+    activation="tanh",
+    layernorm=True,
+    init_std=1e-3,
+) -> nn.Module:
+    """The Monte Carlo paper's MLP: 784→64→64→64→64→10, Linear → LayerNorm → tanh, weights N(0, 1e-3²)."""
+    hidden = tuple(hidden) if isinstance(hidden, list | tuple) else hidden
+    return mc_mlp(math.prod(input_shape), num_outputs, hidden, activation, layernorm, init_std)
 
 
 @register_model("rso-mnist")

@@ -88,7 +88,9 @@ def build_optimizer(name: str, params: Iterable[Tensor], seed: int = 0, **option
 
 
 def _register_builtin() -> None:
+    from nograd.optim.amc import AdaptiveMC
     from nograd.optim.hill_climb import HillClimb
+    from nograd.optim.metropolis import Metropolis
     from nograd.optim.random_search import RandomSearch
     from nograd.optim.rso import RSO
     from nograd.supermask.edge_popup import EdgePopup
@@ -97,6 +99,16 @@ def _register_builtin() -> None:
     register_method(MethodSpec("random", RandomSearch, "random search: new random weights each step, keep the best"))
     register_method(
         MethodSpec("hillclimb", HillClimb, "hill climbing: mutate the best, keep improvements, 1/5-rule step size")
+    )
+    register_method(
+        MethodSpec("metropolis", Metropolis, "Metropolis Monte Carlo: move all weights by N(0, σ²), keep if ΔL ≤ 0")
+    )
+    register_method(
+        MethodSpec(
+            "amc",
+            AdaptiveMC,
+            "adaptive Monte Carlo (Whitelam et al. 2022): Metropolis moves whose mean learns, σ shrinks on rejects",
+        )
     )
     register_method(
         MethodSpec(
