@@ -47,6 +47,8 @@ def describe_budget(budget: dict[str, Any], batch: int | None) -> str:
     examples = "the full training set" if batch is None else f"minibatches of {batch}"
     if budget.get("evaluations"):
         return f"{budget['evaluations']:,} loss evaluations on {examples}"
+    if budget.get("seconds"):
+        return f"{budget['seconds'] / 60:g} minutes of wall time on {examples}"
     return f"{budget['steps']:,} steps on {examples}"
 
 

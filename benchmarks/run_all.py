@@ -7,9 +7,18 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["population_eval.py", "addition.py", "rso_speed.py", "rso_accuracy.py"]
+SCRIPTS = [
+    "population_eval.py",
+    "addition.py",
+    "rso_speed.py",
+    "rso_accuracy.py",
+    "rso_cifar10.py",
+    "monte_carlo.py",
+    "supermask.py",
+    "mc_supermask_table.py",
+]
 
 if __name__ == "__main__":
     for script in SCRIPTS:
         print(f"== {script}", flush=True)
-        subprocess.run([sys.executable, str(HERE / script), *sys.argv[1:]], check=True, cwd=HERE)
+        subprocess.run([sys.executable, str(HERE / script)], check=True, cwd=HERE)
