@@ -64,7 +64,8 @@ def main() -> None:
 
 From `benchmarks/results/` (written by `monte_carlo.py` and `supermask.py`; their own sections give the settings).
 Test accuracy is the median over the seeds that ran; "loss evaluations" counts forward passes of a minibatch
-(gradient steps for the backprop and edge-popup rows); wall time on this machine's 2 cores.
+(gradient steps for the backprop and edge-popup rows); wall time on this machine's 2 cores, several runs while
+other jobs shared them (each section says which), so minutes are upper bounds.
 
 {table(rows)}"""
     write_section("mc-supermask-table", body)
