@@ -191,6 +191,22 @@ def _config(name, model, budget, model_options=None, method_options=None, **extr
     }
 
 
+def _crash_and_resume(config, folder, method, at_step):
+    """Run ``config`` until a simulated crash at ``at_step``, then ``resume`` it from its checkpoint."""
+    from nograd.runs import RunFolder
+
+    crashing = Trainer(copy.deepcopy(config), RunFolder.create(folder, "digits", method), progress=False)
+
+    def crash(trainer):
+        if trainer.step == at_step:
+            raise RuntimeError("simulated crash")
+
+    crashing.on_step = crash
+    with pytest.raises(RuntimeError):
+        crashing.fit()
+    return resume(crashing.run.path, progress=False)
+
+
 def test_edge_popup_through_the_trainer_and_resume(tmp_path):
     config = _config(
         "edge-popup", "supermask-fc", {"steps": None}, method_options={"epochs": 3, "steps_per_epoch": 4}, log_every=2
@@ -202,18 +218,7 @@ def test_edge_popup_through_the_trainer_and_resume(tmp_path):
     assert reference.step == 12 and reference.summary()["test_acc"] > 0.2
     assert reference.summary()["kept_fraction"] == 0.5  # top-k keeps exactly k of every (even-sized) layer
 
-    from nograd.runs import RunFolder
-
-    crashing = Trainer(copy.deepcopy(config), RunFolder.create(tmp_path / "b", "digits", "edge-popup"), progress=False)
-
-    def crash(trainer):
-        if trainer.step == 7:
-            raise RuntimeError("simulated crash")
-
-    crashing.on_step = crash
-    with pytest.raises(RuntimeError):
-        crashing.fit()
-    resumed = resume(crashing.run.path, progress=False)
+    resumed = _crash_and_resume(config, tmp_path / "b", "edge-popup", at_step=7)
     assert all(torch.equal(a, b) for a, b in zip(resumed.model.parameters(), reference.model.parameters()))
 
 
@@ -233,18 +238,7 @@ def test_mask_search_through_the_trainer_improves_and_resumes(tmp_path):
     fraction = kept_fraction(reference.model)
     assert 0.3 < fraction < 0.7
 
-    from nograd.runs import RunFolder
-
-    crashing = Trainer(copy.deepcopy(config), RunFolder.create(tmp_path / "b", "digits", "mask-search"), progress=False)
-
-    def crash(trainer):
-        if trainer.step == 6:
-            raise RuntimeError("simulated crash")
-
-    crashing.on_step = crash
-    with pytest.raises(RuntimeError):
-        crashing.fit()
-    resumed = resume(crashing.run.path, progress=False)
+    resumed = _crash_and_resume(config, tmp_path / "b", "mask-search", at_step=6)
     assert all(torch.equal(a, b) for a, b in zip(resumed.model.parameters(), reference.model.parameters()))
     assert all(torch.equal(a, b) for a, b in zip(resumed.model.buffers(), reference.model.buffers()))
 
