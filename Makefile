@@ -2,12 +2,14 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
+# The gym extra (pure Python, seconds to install) lets the gymnasium adapter's tests run instead of skipping;
+# box2d (BipedalWalker) stays optional: its one test skips without it.
 # torch==2.13.0 is pinned in the install so pip takes the CPU build instead of a multi-GB CUDA one.
 TORCH ?= torch==2.13.0
 
 $(BIN)/nograd: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet "$(TORCH)" -e ".[dev]"
+	$(BIN)/pip install --quiet "$(TORCH)" -e ".[dev,gym]"
 	touch $@
 
 .PHONY: install run test lint bench

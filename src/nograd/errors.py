@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["NogradError", "ConfigError", "RunFolderError", "CheckpointError", "DatasetError"]
+__all__ = ["NogradError", "ConfigError", "RunFolderError", "CheckpointError", "DatasetError", "MissingExtraError"]
 
 
 class NogradError(Exception):
@@ -23,3 +23,7 @@ class CheckpointError(NogradError):
 
 class DatasetError(NogradError):
     """A dataset file that is missing or fails its checksum."""
+
+
+class MissingExtraError(NogradError, ImportError):
+    """An optional dependency is not installed; the message says which extra to install (e.g. nograd[gym])."""

@@ -6,6 +6,9 @@
         checkpoints/last.pt       search state (population, fitness, counters) and trainer counters, atomically
         champion.json             the genome with the best mean fitness so far, rewritten after each improvement
 
+Tasks: swing-up and classification are vectorised natively; ``biped`` (BipedalWalker-v3) and ``gym:<EnvId>`` run
+any gymnasium environment through ``nograd.envs.gym_adapter`` (optional extras ``nograd[gym]``, ``nograd[box2d]``).
+
 Every random draw is addressed by (seed, generation, ...), so a run resumed from ``last.pt`` makes exactly the
 generations an uninterrupted run makes.
 """
@@ -14,9 +17,10 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from tqdm.auto import tqdm
@@ -29,7 +33,20 @@ from nograd.wann import WANN, Genome, evaluate_swingup
 from nograd.wann.activations import CLASSIFY_ACTIVATIONS, CONTROL_ACTIVATIONS
 from nograd.wann.classify import evaluate_classification
 
-__all__ = ["WannTrainer", "WANN_TASKS", "WANN_COLUMNS", "train_wann", "resume_wann", "resolve_wann_config"]
+if TYPE_CHECKING:
+    from nograd.envs.gym_adapter import GymEvaluator
+
+__all__ = [
+    "WannTrainer",
+    "WANN_TASKS",
+    "GYM_TASK_DEFAULTS",
+    "WANN_TASK_SUMMARIES",
+    "WANN_COLUMNS",
+    "train_wann",
+    "resume_wann",
+    "resolve_wann_config",
+    "gym_env_id",
+]
 
 CHECKPOINT_FORMAT = "nograd-wann-train-v1"
 
@@ -42,7 +59,28 @@ WANN_TASKS: dict[str, dict[str, Any]] = {
     "mnist256": dict(_CLASSIFY),
     "fashion-mnist256": dict(_CLASSIFY),
     "digits": dict(_CLASSIFY),
+    # BipedalWalker-v3 through the gymnasium adapter (needs the box2d extra); reference ``p/biped.json``.
+    "biped": {"population": 480, "generations": 2048, "reps": 4, "p_init_enable": 0.25, "tournament_size": 16},
 }
+#: Settings of ``gym:<EnvId>``, any other gymnasium environment: a small control task's search, swing-up-like.
+GYM_TASK_DEFAULTS: dict[str, Any] = {
+    "population": 64,
+    "generations": 256,
+    "reps": 2,
+    "p_init_enable": 0.5,
+    "tournament_size": 8,
+}
+#: One line per WANN task, for ``nograd tasks``.
+WANN_TASK_SUMMARIES: dict[str, str] = {
+    "swingup": "cart-pole swing-up, vectorised natively (population 192, 1024 generations)",
+    "mnist256": "MNIST at 16x16, vectorised natively (population 960, 4096 generations)",
+    "fashion-mnist256": "Fashion-MNIST at 16x16, vectorised natively (population 960, 4096 generations)",
+    "digits": "scikit-learn digits, 8x8, vectorised natively (population 960, 4096 generations)",
+    "biped": 'BipedalWalker-v3 via gymnasium, pip install "nograd[box2d]" (population 480, 2048 generations)',
+    "gym:<EnvId>": 'any gymnasium environment, e.g. gym:CartPole-v1, pip install "nograd[gym]" (population 64)',
+}
+_GYM_PREFIX = "gym:"
+_GYM_ENVS = {"biped": "BipedalWalker-v3"}
 _DATASET = {"mnist256": "mnist", "fashion-mnist256": "fashion-mnist", "digits": "digits"}
 
 DEFAULTS: dict[str, Any] = {
@@ -87,15 +125,36 @@ _CONSTRAINTS = {
 }
 
 
+def gym_env_id(task: str) -> str | None:
+    """The gymnasium environment id of a WANN task (``biped``, ``gym:<EnvId>``), or None for a native task."""
+    if task.startswith(_GYM_PREFIX):
+        return task[len(_GYM_PREFIX) :]
+    return _GYM_ENVS.get(task)
+
+
+def _task_settings(task: str) -> dict[str, Any]:
+    if task in WANN_TASKS:
+        settings = dict(WANN_TASKS[task])
+    elif task.startswith(_GYM_PREFIX) and len(task) > len(_GYM_PREFIX):
+        settings = dict(GYM_TASK_DEFAULTS)
+    else:
+        raise unknown_name_error("WANN task", task, [*WANN_TASKS, f"{_GYM_PREFIX}<EnvId>"])
+    if gym_env_id(task) is not None:
+        settings["steps"] = None  # the environment's own time limit
+    return settings
+
+
 def resolve_wann_config(config: dict[str, Any]) -> dict[str, Any]:
     """Fill in the task's reference settings and the defaults; validate every value."""
     task = config.get("task") or DEFAULTS["task"]
-    if task not in WANN_TASKS:
-        raise unknown_name_error("WANN task", task, WANN_TASKS)
-    resolved = {**DEFAULTS, **WANN_TASKS[task], **{k: v for k, v in config.items() if v is not None}}
+    settings = _task_settings(task)
+    resolved = {**DEFAULTS, **settings, **{k: v for k, v in config.items() if v is not None}}
     resolved["task"] = task
-    check_unknown_keys("wann train", resolved, [*DEFAULTS, *WANN_TASKS[task]])
-    validate_params("wann train", resolved, _CONSTRAINTS)
+    check_unknown_keys("wann train", resolved, [*DEFAULTS, *settings])
+    constraints = dict(_CONSTRAINTS)
+    if gym_env_id(task) is not None:  # any length up to the environment's time limit; None: that limit
+        constraints["steps"] = Interval(int, 1, None, allow_none=True)
+    validate_params("wann train", resolved, constraints)
     resolved["out"] = str(resolved["out"])
     return resolved
 
@@ -107,7 +166,14 @@ class WannTrainer:
         self.config = cfg = resolve_wann_config(config)
         self.run, self.progress = run, progress
         self.data: tuple[torch.Tensor, torch.Tensor] | None = None
-        if cfg["task"] == "swingup":
+        self.gym: GymEvaluator | None = None
+        env_id = gym_env_id(cfg["task"])
+        if env_id is not None:  # any gymnasium environment (the optional gym / box2d extras)
+            from nograd.envs.gym_adapter import GymEvaluator
+
+            self.gym = GymEvaluator(env_id)
+            n_in, n_out, activations = self.gym.n_inputs, self.gym.n_outputs, CONTROL_ACTIVATIONS
+        elif cfg["task"] == "swingup":
             n_in, n_out, activations = 5, 1, CONTROL_ACTIVATIONS
         else:  # classification: 10 outputs, no step activation (reference h_act=[1,3,...,10])
             self.data = wann_images(_DATASET[cfg["task"]], cfg["data_split"], cfg["data_dir"])
@@ -168,7 +234,11 @@ class WannTrainer:
         generation = self.search.generation
         genomes = self.search.ask()
         dtype = getattr(torch, cfg["dtype"])
-        if self.data is None:
+        if self.gym is not None:
+            returns = self.gym.evaluate(
+                genomes, seed=cfg["seed"], generation=generation, reps=cfg["reps"], steps=cfg["steps"], dtype=dtype
+            )
+        elif self.data is None:
             returns = evaluate_swingup(
                 genomes,
                 seed=cfg["seed"],
@@ -287,7 +357,7 @@ def _truncate_rows(path: Path, generations: int) -> None:
 def train_wann(config: dict[str, Any], progress: bool = True) -> WannTrainer:
     """Resolve ``config``, make a run folder under its ``out`` and run the search."""
     resolved = resolve_wann_config(config)
-    run = RunFolder.create(resolved["out"], resolved["task"], "wann")
+    run = RunFolder.create(resolved["out"], re.sub(r"[^A-Za-z0-9._-]+", "-", resolved["task"]), "wann")
     trainer = WannTrainer(resolved, run, progress=progress)
     trainer.fit()
     return trainer

@@ -169,12 +169,18 @@ def methods() -> None:
 
 @cli.command()
 def tasks() -> None:
-    """List the tasks."""
+    """List the tasks: supervised ones for `nograd train`, WANN ones for `nograd wann train`."""
     from nograd.tasks import TASKS
+    from nograd.train_wann import WANN_TASK_SUMMARIES
 
-    width = max(map(len, TASKS))
+    width = max(map(len, [*TASKS, *WANN_TASK_SUMMARIES]))
+    click.echo("Supervised tasks (nograd train TASK):")
     for cls in TASKS.values():
-        click.echo(f"{cls.name:<{width}}  {cls.summary}")
+        click.echo(f"  {cls.name:<{width}}  {cls.summary}")
+    click.echo("")
+    click.echo("WANN tasks (nograd wann train TASK):")
+    for name, summary in WANN_TASK_SUMMARIES.items():
+        click.echo(f"  {name:<{width}}  {summary}")
 
 
 @cli.group()
@@ -191,8 +197,8 @@ def wann() -> None:
 @click.option("--tournament-size", type=int, help="Tournament size (swingup: 8).")
 @click.option("-s", "--seed", type=int, help="Seed of every random draw of the search and the rollouts.")
 @click.option("--dtype", help="float32 (default) or float64 for the rollouts.")
-@click.option("--steps", type=int, help="Steps per episode (default 1000; fewer only for quick checks).")
-@click.option("--workers", type=int, help="Evaluation threads (default 1).")
+@click.option("--steps", type=int, help="Steps per episode (swingup: 1000; gym tasks: the environment's time limit).")
+@click.option("--workers", type=int, help="Swing-up evaluation threads (default 1).")
 @click.option("--batch", type=int, help="Classification: images per rollout (default 1000).")
 @click.option("--data-dir", help="Classification: folder with the dataset files.")
 @click.option("--data-split", help="Classification: train (default) or test (for a copy with only the test files).")
@@ -222,7 +228,11 @@ def wann_train(
     resume_dir: Path | None,
     quiet: bool,
 ) -> None:
-    """Search WANN topologies for TASK (swingup, the default; mnist256, fashion-mnist256, digits) and save a run folder.
+    """Search WANN topologies for TASK and save a run folder.
+
+    TASK: swingup (the default), mnist256, fashion-mnist256, digits, biped (BipedalWalker-v3; needs
+    pip install "nograd[box2d]") or gym:<EnvId> for any gymnasium environment (e.g. gym:CartPole-v1; needs
+    pip install "nograd[gym]").
 
     Shows generation, best and mean fitness and the champion's connections; saves the champion genome
     (champion.json) after each improvement and a checkpoint after every generation.
