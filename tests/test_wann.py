@@ -361,14 +361,173 @@ def test_wann_eval_prints_the_table_and_individual_weights_reduce_to_shared(tmp_
     from click.testing import CliRunner
 
     from nograd.cli.main import cli
+    from nograd.wann.export import to_module
 
     genome = grown_genomes(1, 12, seed=4)[0]
     start = swingup_initial_states(0, 0, 1)[0].tolist()
     ones = {(c.src, c.dst): -0.5 for c in genome.conns if c.enabled}
     assert evaluate_plain(genome, 1.0, start, 200, conn_weights=ones) == evaluate_plain(genome, -0.5, start, 200)
     genome.save(tmp_path / "champion.json")
-    result = CliRunner().invoke(cli, ["wann", "eval", str(tmp_path), "-n", "3"])
+    tune = ["--tune-generations", "2", "--tune-population", "4", "--tune-reps", "1", "--sweep", "5", "-q"]
+    result = CliRunner().invoke(cli, ["wann", "eval", str(tmp_path), "-n", "3", *tune])
     assert result.exit_code == 0, result.output
-    assert "tuned shared weight" in result.output and "random individual weights" in result.output
+    for row in ("random individual weights", "random shared weight", "tuned shared weight", "tuned individual"):
+        assert row in result.output
+    assert "932 ± 6" in result.output and "723 ± 16" in result.output
     saved = json.loads((tmp_path / "eval.json").read_text())
+    assert saved["task"] == "swingup" and saved["random_shared_weight"]["trials"] == 3
+    assert saved["tuned_individual_weights"]["trials"] == 3 and saved["ensemble_shared_weights"] is None
+    assert saved["tuning"]["episodes"] == 8 and len(saved["tuning"]["weights"]) == genome.num_enabled
+    # the tuned genome stores its weights in the connection genes; to_module(weight=None) uses them
+    tuned = Genome.load(tmp_path / "champion-tuned.json")
+    module = to_module(tuned, weight=None, dtype=torch.float64)
+    assert module.weight.tolist() == pytest.approx(saved["tuning"]["weights"], rel=1e-12)
+    again = CliRunner().invoke(cli, ["wann", "eval", str(tmp_path / "champion.json"), "-n", "3", *tune])
+    assert again.exit_code == 0, again.output
+    assert (
+        json.loads((tmp_path / "champion.eval.json").read_text())["tuned_individual_weights"]
+        == (saved["tuned_individual_weights"])
+    )
+
+
+def _digits_genome(mutations: int = 15) -> Genome:
+    search = WANN(64, 10, population=2, p_init_enable=0.3, seed=0)
+    genome = search.ask()[0]
+    rng = addressed_generator(0, "test-digits-eval")
+    for _ in range(mutations):
+        genome, _, _ = mutate(genome, rng, search.counters, activations=(1, 3, 4, 5, 6, 7, 8, 9, 10))
+    return genome
+
+
+def test_wann_eval_digits_has_all_five_columns(tmp_path):
+    from click.testing import CliRunner
+
+    from nograd.cli.main import cli
+
+    _digits_genome().save(tmp_path / "champion.json")
+    args = ["wann", "eval", str(tmp_path), "-n", "3", "--sweep", "5", "--adam-steps", "30", "--adam-lr", "0.05", "-q"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "ensemble of shared weights" in result.output and "94.2%" in result.output and "%" in result.output
+    saved = json.loads((tmp_path / "eval.json").read_text())
+    assert saved["task"] == "digits" and saved["unit"] == "accuracy"
+    for key in ("random_individual_weights", "random_shared_weight", "tuned_shared_weight", "ensemble_shared_weights"):
+        assert 0.0 <= saved[key]["mean"] <= 1.0
     assert saved["random_shared_weight"]["trials"] == 3
+    # Adam starts from the tuned shared weight and only trains on training images: it should not get worse there
+    assert saved["tuning"]["train_accuracy"] >= saved["tuned_shared_weight_train_accuracy"] - 0.02
+    assert saved["tuned_individual_weights"]["mean"] > 0.1
+
+
+def test_wann_eval_rejects_bad_input(tmp_path):
+    from click.testing import CliRunner
+
+    from nograd.cli.main import cli
+
+    def run(*args):
+        out = CliRunner().invoke(cli, ["wann", "eval", *map(str, args)])
+        assert out.exit_code == 2, out.output
+        return out.output
+
+    assert "does not exist" in run(tmp_path / "nothing")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.yaml").write_text("task:\n  name: addition\nmethod:\n  name: hillclimb\n")
+    assert "not a WANN run folder" in run(tmp_path / "run")
+    genome = grown_genomes(1, 3)[0]
+    genome.save(tmp_path / "g.json")
+    assert "Unknown WANN task 'cartpole'" in run(tmp_path / "g.json", "--task", "cartpole")
+    assert "needs a genome with 64 inputs" in run(tmp_path / "g.json", "--task", "digits")
+    assert "at least 2" in run(tmp_path / "g.json", "-n", "1")
+    Genome.fully_connected(256, 10).save(tmp_path / "m.json")
+    assert "pass --task" in run(tmp_path / "m.json")
+    (tmp_path / "bad.json").write_text("{}")
+    assert "Not a nograd WANN genome" in run(tmp_path / "bad.json")
+
+
+# -- export and tuned weights ------------------------------------------------------------------------------------
+def test_exported_module_equals_the_plain_network():
+    from nograd.wann.export import to_module
+
+    genomes = grown_genomes(10, 25, seed=3) + [Genome.fully_connected(5, 1, [False] * 6), _digits_genome(20)]
+    rng = torch.Generator().manual_seed(0)
+    for genome in genomes:
+        x = torch.randn(6, genome.n_inputs, generator=rng, dtype=torch.float64)
+        shared = to_module(genome, -1.5, dtype=torch.float64)
+        assert isinstance(shared, torch.nn.Module) and shared(x).shape == (6, genome.n_outputs)
+        weights = torch.randn(len(shared.connections), generator=rng, dtype=torch.float64) * 2
+        individual = to_module(genome, weights, dtype=torch.float64)
+        plain_shared = PlainNetwork(genome)
+        plain_individual = PlainNetwork(genome, dict(zip(individual.connections, weights.tolist())))
+        out_shared, out_individual = shared(x), individual(x)
+        for b in range(6):
+            expected = plain_shared(-1.5, x[b].tolist())
+            assert out_shared[b].tolist() == pytest.approx(expected, rel=1e-12, abs=1e-12, nan_ok=True)
+            expected = plain_individual(1.0, x[b].tolist())
+            assert out_individual[b].tolist() == pytest.approx(expected, rel=1e-12, abs=1e-12, nan_ok=True)
+    with pytest.raises(ValueError, match="one entry per enabled connection"):
+        to_module(genomes[0], [1.0, 2.0])
+
+
+def test_adam_trains_the_exported_module():
+    from nograd.wann.export import to_module
+
+    genome = _digits_genome(20)
+    module = to_module(genome, 0.5)
+    x = torch.rand(64, 64, generator=torch.Generator().manual_seed(1))
+    y = torch.randint(0, 10, (64,), generator=torch.Generator().manual_seed(2))
+    optimizer = torch.optim.Adam(module.parameters(), lr=0.05)
+    first = None
+    for _ in range(30):
+        loss = torch.nn.functional.cross_entropy(module(x), y)
+        first = float(loss.detach()) if first is None else first
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        assert float(torch.nn.functional.cross_entropy(module(x), y)) < first - 0.05
+    assert not torch.equal(module.weight.detach(), torch.full_like(module.weight, 0.5))
+
+
+def test_batched_weight_rollouts_equal_plain_rollouts():
+    from nograd.wann.export import enabled_connections
+    from nograd.wann.tune import addressed_starts, rollout_weights
+
+    starts = addressed_starts(0, "test", 0, 2)
+    rng = torch.Generator().manual_seed(0)
+    for genome in grown_genomes(5, 20, seed=1):
+        conns = enabled_connections(genome)
+        weights = torch.randn(3, len(conns), generator=rng, dtype=torch.float64)
+        returns = rollout_weights(genome, weights, starts, steps=40)
+        paired = rollout_weights(genome, weights[:2], starts.unsqueeze(1), steps=40)
+        for k in range(3):
+            for r in range(2):
+                expected = evaluate_plain(genome, 1.0, starts[r].tolist(), 40, dict(zip(conns, weights[k].tolist())))
+                assert float(returns[k, r]) == pytest.approx(expected, rel=1e-9, abs=1e-9)
+        assert paired[:, 0].tolist() == pytest.approx([float(returns[0, 0]), float(returns[1, 1])], rel=1e-12)
+
+
+def test_cmaes_minimises_a_rotated_ellipsoid():
+    from nograd.wann.tune import CMAES
+
+    rotation, _ = torch.linalg.qr(torch.randn(6, 6, generator=torch.Generator().manual_seed(0), dtype=torch.float64))
+    scales = torch.logspace(0, 2, 6, dtype=torch.float64)
+
+    def loss(x):
+        return ((x @ rotation) ** 2 * scales).sum(dim=1)
+
+    es = CMAES(torch.full((6,), 2.0), sigma=1.0, seed=1)
+    for _ in range(150):
+        candidates = es.ask()
+        es.tell(candidates, -loss(candidates))
+    assert float(loss(es.mean.view(1, -1))) < 1e-6
+
+
+def test_tuning_individual_weights_keeps_the_start_if_nothing_beats_it():
+    from nograd.wann.tune import tune_swingup_weights
+
+    genome = grown_genomes(1, 12, seed=4)[0]
+    out = tune_swingup_weights(genome, 1.0, generations=3, population=6, reps=2, select_reps=4, steps=100)
+    assert len(out["weights"]) == genome.num_enabled and len(out["history"]) == 3
+    assert out["selection_return"] >= out["start_selection_return"]
+    again = tune_swingup_weights(genome, 1.0, generations=3, population=6, reps=2, select_reps=4, steps=100)
+    assert again["weights"] == out["weights"]  # seeded

@@ -277,27 +277,93 @@ def wann_train(
 
 @wann.command("eval")
 @click.argument("source", type=click.Path(path_type=Path))
-@click.option("-n", "--trials", type=int, default=100, show_default=True, help="Episodes per column.")
-@click.option("-s", "--seed", type=int, default=0, show_default=True, help="Seed of the trials and weight draws.")
-def wann_eval(source: Path, trials: int, seed: int) -> None:
-    """Score a swing-up champion (champion.json, or a WANN run folder) with random and tuned weights."""
+@click.option("-n", "--trials", type=int, default=100, show_default=True, help="Trials per random-weight column.")
+@click.option("-s", "--seed", type=int, default=0, show_default=True, help="Seed of the trials, draws and tuning.")
+@click.option("--task", help="swingup, mnist256, fashion-mnist256 or digits. Default: the run's, or from the genome.")
+@click.option("--sweep", type=int, default=41, show_default=True, help="Shared weights tried over [-2, 2].")
+@click.option(
+    "--tune-generations", type=int, default=100, show_default=True, help="Swing-up: CMA-ES generations (0: skip)."
+)
+@click.option("--tune-population", type=int, default=32, show_default=True, help="Swing-up: CMA-ES population.")
+@click.option("--tune-reps", type=int, default=8, show_default=True, help="Swing-up: episodes per weight vector.")
+@click.option("--tune-sigma", type=float, default=0.5, show_default=True, help="Swing-up: CMA-ES initial step.")
+@click.option("--adam-steps", type=int, default=2000, show_default=True, help="Images: Adam steps (0: skip).")
+@click.option("--adam-lr", type=float, default=0.01, show_default=True, help="Images: Adam learning rate.")
+@click.option("--adam-batch", type=int, default=256, show_default=True, help="Images: Adam minibatch size.")
+@click.option("--data-dir", help="Images: folder with the dataset files. Default: the run's.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def wann_eval(
+    source: Path,
+    trials: int,
+    seed: int,
+    task: str | None,
+    sweep: int,
+    tune_generations: int,
+    tune_population: int,
+    tune_reps: int,
+    tune_sigma: float,
+    adam_steps: int,
+    adam_lr: float,
+    adam_batch: int,
+    data_dir: str | None,
+    quiet: bool,
+) -> None:
+    """Score a WANN champion (a run folder, or a genome .json) as the paper's table does: random individual
+    weights, random shared weight, tuned shared weight, tuned individual weights (swing-up: CMA-ES; images: Adam on
+    the exported module) and, for images, the ensemble of shared weights.
+
+    A run folder gets eval.json (every number, the tuned weights) and champion-tuned.json (the genome with its
+    tuned weights in the connection genes: nograd.wann.export.to_module(genome, weight=None)).
+    """
     import json
+
+    from tqdm.auto import tqdm
 
     from nograd.runs import atomic_write_text
     from nograd.wann import Genome
-    from nograd.wann.assess import assess_swingup, format_table
+    from nograd.wann.assess import eval_wann, format_table, tuned_genome
 
-    genome_file = source / "champion.json" if source.is_dir() else source
-    genome = Genome.load(genome_file)
-    if (genome.n_inputs, genome.n_outputs) != (5, 1):
-        raise ConfigError("nograd wann eval handles swing-up genomes (5 inputs, 1 output) so far.")
-    if trials < 2:
-        raise ConfigError(f"The '--trials' option must be at least 2. Got {trials} instead.")
-    result = assess_swingup(genome, trials=trials, seed=seed)
+    bar = tqdm(total=None, disable=quiet, desc="tuning", unit="gen", dynamic_ncols=True, mininterval=0.5, leave=False)
+
+    def progress(step: int, best: float, mean: float) -> None:
+        bar.update(1)
+        bar.set_postfix(best=f"{best:.3g}", refresh=False)
+
+    try:
+        result = eval_wann(
+            source,
+            task=task,
+            trials=trials,
+            seed=seed,
+            sweep=sweep,
+            tune_generations=tune_generations,
+            tune_population=tune_population,
+            tune_reps=tune_reps,
+            tune_sigma=tune_sigma,
+            adam_steps=adam_steps,
+            adam_lr=adam_lr,
+            adam_batch=adam_batch,
+            data_dir=data_dir,
+            callback=progress,
+        )
+    finally:
+        bar.close()
+    click.echo(
+        f"{result['task']} champion: {result['connections']} connections, {result['hidden_nodes']} hidden nodes; "
+        f"{trials} trials per random column"
+    )
+    if "data" in result:
+        click.echo(f"data: {result['data']}")
     click.echo(format_table(result))
-    if source.is_dir():
-        atomic_write_text(json.dumps(result, indent=2) + "\n", source / "eval.json")
-        click.echo(f"wrote {source / 'eval.json'}")
+    folder = source if source.is_dir() else None
+    out = folder / "eval.json" if folder else source.with_name(f"{source.stem}.eval.json")
+    atomic_write_text(json.dumps(result, indent=2) + "\n", out)
+    click.echo(f"wrote {out}")
+    tuned = tuned_genome(Genome.load(result["genome"]), result)
+    if tuned is not None:
+        tuned_file = folder / "champion-tuned.json" if folder else source.with_name(f"{source.stem}-tuned.json")
+        tuned.save(tuned_file)
+        click.echo(f"wrote {tuned_file}")
 
 
 @wann.command("draw")

@@ -7,6 +7,7 @@ it follows).
 
 from nograd.wann.activations import ACTIVATION_NAMES, CLASSIFY_ACTIVATIONS, CONTROL_ACTIVATIONS
 from nograd.wann.evaluate import SHARED_WEIGHTS, PackedPopulation, evaluate_plain, evaluate_swingup
+from nograd.wann.export import GenomeModule, to_module
 from nograd.wann.genome import ConnGene, Genome, GenomeError, NodeGene, node_layers
 from nograd.wann.mutation import mutate
 from nograd.wann.ranking import crowding_distance, nondominated_fronts, nsga_rank
@@ -27,6 +28,8 @@ __all__ = [
     "evaluate_swingup",
     "evaluate_plain",
     "SHARED_WEIGHTS",
+    "GenomeModule",
+    "to_module",
     "ACTIVATION_NAMES",
     "CONTROL_ACTIVATIONS",
     "CLASSIFY_ACTIVATIONS",

@@ -1,0 +1,200 @@
+"""Tuning the individual connection weights of one swing-up genome: batched rollouts of many weight vectors, and
+CMA-ES over them.
+
+The WANN paper's fourth column ("tuned weights", 932 ± 6 on swing-up) trains every connection's weight of the
+champion's topology. Here that is CMA-ES (Hansen's (μ/μ_w, λ)-CMA-ES, as in his tutorial "The CMA Evolution
+Strategy", 2016, with the default parameters) started from the tuned shared weight (every connection = the best
+shared weight), sigma 0.5 by default. Each generation scores all λ weight vectors on the same ``reps`` start
+states (common random numbers, drawn fresh each generation and addressed by (seed, 'swingup-tune', generation,
+rep)); at the end the starting point, the final mean and the best vector of each of the last generations are
+scored again on ``select_reps`` separate episodes (address 'swingup-select') and the best of those is returned,
+so the pick is not the luckiest draw of one generation. The caller measures it on its own trials.
+
+``rollout_weights`` runs one genome with a population of weight vectors: ``GenomeModule.matrices`` turns [K, C]
+weights into per-layer [K, earlier, layer] matrices once, and each time step is one batched matrix product per
+layer plus the cart-pole physics for all K × R episodes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from nograd.envs.swingup import MAX_STEPS, START_MEAN, START_STD, BatchedSwingUp
+from nograd.seeding import address_seed, addressed_generator
+from nograd.wann.export import GenomeModule
+from nograd.wann.genome import Genome
+
+__all__ = ["rollout_weights", "CMAES", "tune_swingup_weights", "addressed_starts"]
+
+
+def addressed_starts(seed: int, key: str, generation: int, reps: int, dtype: torch.dtype = torch.float64) -> Tensor:
+    """[reps, 4] swing-up start states drawn as ``swingup_initial_states`` draws them, under address ``key``."""
+    states = torch.empty(reps, 4, dtype=torch.float64)
+    for r in range(reps):
+        noise = torch.randn(4, generator=addressed_generator(seed, key, generation, r), dtype=torch.float64)
+        states[r] = torch.tensor(START_MEAN, dtype=torch.float64) + START_STD * noise
+    return states.to(dtype)
+
+
+def rollout_weights(
+    genome: Genome | GenomeModule,
+    weights: Tensor,
+    states: Tensor,
+    steps: int = MAX_STEPS,
+    dtype: torch.dtype = torch.float64,
+    early_stop: bool = True,
+) -> Tensor:
+    """Swing-up returns [K, R] of the genome with each of the weight vectors ``weights`` [K, C] (C = enabled
+    connections, in genome order) from start states ``states``: [R, 4] (every vector from every start) or
+    [K, R, 4] (each vector its own starts). Episode (k, r) returns what ``evaluate_plain(genome, 1.0, start,
+    conn_weights=dict(zip(connections, weights[k])))`` returns, up to rounding."""
+    module = genome if isinstance(genome, GenomeModule) else GenomeModule(genome, dtype=dtype)
+    weights = torch.as_tensor(weights).to(dtype)
+    if weights.ndim != 2 or weights.shape[1] != len(module.connections):
+        raise ValueError(
+            f"weights must be [K, {len(module.connections)}] (one per enabled connection). Got {tuple(weights.shape)}."
+        )
+    if (module.n_inputs, module.n_outputs) != (5, 1):
+        raise ValueError("Swing-up networks have 5 inputs and 1 output.")
+    K = weights.shape[0]
+    states = states.to(dtype)
+    if states.ndim == 2:
+        states = states.unsqueeze(0).expand(K, *states.shape)
+    if states.ndim != 3 or states.shape[0] != K or states.shape[2] != 4:
+        raise ValueError(f"states must be [R, 4] or [{K}, R, 4]. Got {tuple(states.shape)}.")
+    R = states.shape[1]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: intra-op threads only contend
+    try:
+        with torch.no_grad():
+            matrices = module.matrices(weights)
+            values = module.new_values(K, R, dtype=dtype)
+            env = BatchedSwingUp(states.contiguous())
+            inputs, obs = values[..., 1:6], env.obs.permute(1, 2, 0)
+            for t in range(steps):
+                inputs.copy_(obs)
+                action = module.fill(values, matrices)[..., 0]
+                env.step(action)
+                if early_stop and t % 64 == 63 and bool(env.dead.all()):
+                    break
+            return env.returns.clone()
+    finally:
+        torch.set_num_threads(threads)
+
+
+class CMAES:
+    """(μ/μ_w, λ)-CMA-ES maximising a fitness, with ask/tell; all draws from one ``torch.Generator``."""
+
+    def __init__(self, mean: Tensor, sigma: float, population: int | None = None, seed: int = 0):
+        self.mean = torch.as_tensor(mean, dtype=torch.float64).clone()
+        n = self.n = self.mean.numel()
+        if n < 1:
+            raise ValueError("CMA-ES needs at least one dimension.")
+        self.sigma = float(sigma)
+        self.lam = population or 4 + int(3 * math.log(n))
+        if self.lam < 2:
+            raise ValueError("CMA-ES needs a population of at least 2.")
+        self.mu = self.lam // 2
+        w = math.log(self.mu + 0.5) - torch.log(torch.arange(1, self.mu + 1, dtype=torch.float64))
+        self.weights = w / w.sum()
+        self.mueff = float(1.0 / (self.weights**2).sum())
+        mueff = self.mueff
+        self.cc = (4 + mueff / n) / (n + 4 + 2 * mueff / n)
+        self.cs = (mueff + 2) / (n + mueff + 5)
+        self.c1 = 2 / ((n + 1.3) ** 2 + mueff)
+        self.cmu = min(1 - self.c1, 2 * (mueff - 2 + 1 / mueff) / ((n + 2) ** 2 + mueff))
+        self.damps = 1 + 2 * max(0.0, math.sqrt((mueff - 1) / (n + 1)) - 1) + self.cs
+        self.chi_n = math.sqrt(n) * (1 - 1 / (4 * n) + 1 / (21 * n * n))
+        self.pc = torch.zeros(n, dtype=torch.float64)
+        self.ps = torch.zeros(n, dtype=torch.float64)
+        self.C = torch.eye(n, dtype=torch.float64)
+        self.B = torch.eye(n, dtype=torch.float64)
+        self.D = torch.ones(n, dtype=torch.float64)
+        self.generation = 0
+        self.rng = torch.Generator().manual_seed(seed)
+
+    def ask(self) -> Tensor:
+        """[λ, n] candidates: mean + sigma B D z with z ~ N(0, I)."""
+        z = torch.randn(self.lam, self.n, generator=self.rng, dtype=torch.float64)
+        return self.mean + self.sigma * (z * self.D) @ self.B.T
+
+    def tell(self, candidates: Tensor, fitness: Tensor) -> None:
+        """Update from the candidates of ``ask`` and their fitness (higher is better; NaN is worst)."""
+        fitness = torch.nan_to_num(torch.as_tensor(fitness, dtype=torch.float64), nan=-math.inf)
+        order = torch.argsort(fitness, descending=True, stable=True)[: self.mu]
+        y = (candidates[order].to(torch.float64) - self.mean) / self.sigma  # [mu, n]
+        y_w = self.weights @ y
+        self.mean = self.mean + self.sigma * y_w
+        inv_sqrt_c = self.B @ torch.diag(1 / self.D) @ self.B.T
+        cs, cc, mueff = self.cs, self.cc, self.mueff
+        self.ps = (1 - cs) * self.ps + math.sqrt(cs * (2 - cs) * mueff) * (inv_sqrt_c @ y_w)
+        self.generation += 1
+        ps_norm = float(self.ps.norm())
+        hsig = ps_norm / math.sqrt(1 - (1 - cs) ** (2 * self.generation)) / self.chi_n < 1.4 + 2 / (self.n + 1)
+        self.pc = (1 - cc) * self.pc + (math.sqrt(cc * (2 - cc) * mueff) * y_w if hsig else 0.0)
+        rank_mu = (y.T * self.weights) @ y
+        decay = 1 - self.c1 - self.cmu + (0.0 if hsig else self.c1 * cc * (2 - cc))
+        self.C = decay * self.C + self.c1 * torch.outer(self.pc, self.pc) + self.cmu * rank_mu
+        self.sigma *= math.exp((cs / self.damps) * (ps_norm / self.chi_n - 1))
+        self.C = (self.C + self.C.T) / 2
+        eigenvalues, self.B = torch.linalg.eigh(self.C)
+        self.D = eigenvalues.clamp(min=1e-20).sqrt()
+
+
+def tune_swingup_weights(
+    genome: Genome,
+    start_weight: float,
+    generations: int = 100,
+    population: int = 32,
+    reps: int = 8,
+    sigma: float = 0.5,
+    select_reps: int = 32,
+    seed: int = 0,
+    steps: int = MAX_STEPS,
+    dtype: torch.dtype = torch.float32,
+    callback: Callable[[int, float, float], None] | None = None,
+) -> dict[str, Any]:
+    """CMA-ES over the genome's connection weights from all = ``start_weight`` (see the module docstring).
+
+    Returns {'weights': the chosen [C] vector as a list, 'selection_return': its mean over the selection
+    episodes, 'start_selection_return': the starting point's, 'history': per generation (best, mean) training
+    return, 'connections': [(src, dst), ...]}. ``callback(generation, best, mean)`` is called after each
+    generation.
+    """
+    module = GenomeModule(genome, dtype=dtype)
+    C = len(module.connections)
+    x0 = torch.full((C,), float(start_weight), dtype=torch.float64)
+    if C == 0:
+        return {"weights": [], "selection_return": math.nan, "start_selection_return": math.nan, "history": []}
+    es = CMAES(x0, sigma, population, seed=address_seed(seed, "cmaes"))
+    history: list[tuple[float, float]] = []
+    finalists = [x0]
+    for g in range(generations):
+        candidates = es.ask()
+        starts = addressed_starts(seed, "swingup-tune", g, reps, dtype)
+        returns = rollout_weights(module, candidates, starts, steps, dtype).to(torch.float64).mean(dim=1)
+        fitness = torch.nan_to_num(returns, nan=-math.inf)
+        best = int(fitness.argmax())
+        history.append((float(fitness[best]), float(returns.nanmean())))
+        if g >= generations - 5:
+            finalists.append(candidates[best])
+        es.tell(candidates, fitness)
+        if callback is not None:
+            callback(g, *history[-1])
+    finalists.append(es.mean.clone())
+    pool = torch.stack(finalists)
+    starts = addressed_starts(seed, "swingup-select", 0, select_reps, dtype)
+    selection = rollout_weights(module, pool, starts, steps, dtype).to(torch.float64).mean(dim=1)
+    pick = int(torch.nan_to_num(selection, nan=-math.inf).argmax())
+    return {
+        "weights": pool[pick].tolist(),
+        "selection_return": float(selection[pick]),
+        "start_selection_return": float(selection[0]),
+        "history": history,
+        "connections": [list(c) for c in module.connections],
+    }
