@@ -93,13 +93,13 @@ class PackedPopulation:
             row[(p, 0)] = 0 if shared_inputs else p
             for i in range(1, n_in + 1):
                 row[(p, i)] = i if shared_inputs else i * P + p
-        hidden = []  # (layer, activation, genome, node id)
+        hidden = []  # (stage, activation, genome, node id)
         out_keys = []
+        layers, stages = _schedule(genomes)
         for p, genome in enumerate(genomes):
-            layer = node_layers(genome)
             for n in genome.nodes:
                 if n.kind == "hidden":
-                    hidden.append((layer[n.id], n.activation, p, n.id))
+                    hidden.append((stages[p][n.id], n.activation, p, n.id))
         hidden.sort(key=lambda h: (h[0], ACTIVATION_ORDER[h[1]], h[2], h[3]))
         base = (1 + n_in) * (1 if shared_inputs else P)
         for k, (_, _, p, node) in enumerate(hidden):
@@ -112,11 +112,15 @@ class PackedPopulation:
         self.rows = self.output_start + n_out * P
         self.hidden_count = len(hidden)
 
-        parents: dict[int, list[int]] = {}
+        # Parents are summed in one fixed order per genome, by (layer, activation, id), whatever stage the
+        # scheduler gives them: float addition is not associative.
+        parents: dict[int, list[tuple[tuple[int, int, int], int]]] = {}
         for p, genome in enumerate(genomes):
+            act = genome.activation_of()
             for c in genome.conns:
                 if c.enabled:
-                    parents.setdefault(row[(p, c.dst)], []).append(row[(p, c.src)])
+                    key = (layers[p][c.src], ACTIVATION_ORDER[act[c.src]] if layers[p][c.src] else 0, c.src)
+                    parents.setdefault(row[(p, c.dst)], []).append((key, row[(p, c.src)]))
 
         self.layers: list[_Layer] = []
         k = 0
@@ -144,13 +148,13 @@ class PackedPopulation:
             g = h
         self.output_layer = self._layer(self.output_start, self.rows, parents, groups)
 
-    def _layer(self, start: int, stop: int, parents: dict[int, list[int]], groups: list) -> _Layer:
+    def _layer(self, start: int, stop: int, parents: dict[int, list], groups: list) -> _Layer:
         factor = [1.0] * (stop - start)
         for a, b, act in groups:
             factor[a:b] = [PREMULTIPLY.get(act, 1.0)] * (b - a)
         crow, cols = [0], []
         for r in range(start, stop):
-            cols.extend(sorted(parents.get(r, [])))
+            cols.extend(parent for _, parent in sorted(parents.get(r, [])))
             crow.append(len(cols))
         return _Layer(start, stop, crow, cols, factor, [grp for grp in groups if grp[2] not in (1, 7)])
 
@@ -208,6 +212,50 @@ class PackedPopulation:
 def _sum_parents(values: Tensor, index: Tensor, offsets: Tensor, scale: Tensor, out: Tensor) -> None:
     """``out = scale * (the rows of values summed bag by bag)``, in one kernel and one multiply."""
     torch.mul(torch.embedding_bag(values, index, offsets, False, 0, False, None, False)[0], scale, out=out)
+
+
+def _schedule(genomes: Sequence[Genome]) -> tuple[list[dict[int, int]], list[dict[int, int]]]:
+    """Per genome, ``node_layers`` and the stage (packed layer) of every hidden node.
+
+    Every (stage, activation) group present costs an op or two per time step, so a node whose activation has a
+    group in a stage between its enabled parents' and its enabled children's moves there (greedily, earliest
+    first, nodes in layer order). Groups of nodes that cannot move seed the set. Sigmoid nodes stay in their
+    layer: torch's vectorised sigmoid and its scalar tail round differently, so a sigmoid's last bits depend on
+    its place in its group; every other activation gives the same bits wherever it is, so moving them changes
+    no result.
+    """
+    layers = [node_layers(g) for g in genomes]
+    depth = max((layer[n.id] for g, layer in zip(genomes, layers) for n in g.hidden), default=0)
+    nets, groups = [], set()
+    for genome, layer in zip(genomes, layers):
+        act = genome.activation_of()
+        hidden = sorted((n.id for n in genome.hidden), key=layer.__getitem__)
+        parents: dict[int, list[int]] = {h: [] for h in hidden}
+        children: dict[int, list[int]] = {h: [] for h in hidden}
+        for c in genome.conns:
+            if c.enabled and c.src in parents and c.dst in parents:
+                parents[c.dst].append(c.src)
+                children[c.src].append(c.dst)
+        latest: dict[int, int] = {}
+        for h in reversed(hidden):
+            latest[h] = layer[h] if act[h] == 6 else min([depth] + [latest[c] - 1 for c in children[h]])
+            if latest[h] == layer[h] and act[h] not in (1, 7):
+                groups.add((layer[h], act[h]))
+        nets.append((act, hidden, parents, latest))
+    stages = []
+    for layer, (act, hidden, parents, latest) in zip(layers, nets):
+        stage: dict[int, int] = {}
+        for h in hidden:
+            first = 1 + max((stage[p] for p in parents[h]), default=0)
+            if act[h] == 6:
+                stage[h] = layer[h]  # first <= layer[h]: its parents' latest stages allow for it
+            elif act[h] in (1, 7):  # linear and -x cost nothing: as early as possible
+                stage[h] = first
+            else:
+                stage[h] = next((s for s in range(first, latest[h] + 1) if (s, act[h]) in groups), first)
+                groups.add((stage[h], act[h]))
+        stages.append(stage)
+    return layers, stages
 
 
 def evaluate_swingup(
