@@ -9,14 +9,16 @@ rollouts of a genome (shared weight w, repetition r), so one time step is
     for each layer: values[layer rows] = act(f * w * (S_layer @ values))    (S_layer: sparse 0/1)
     action  <- the output rows, [n_out, P, W*R]
 
-Rows are ordered by (layer, activation, genome, node), so each layer's rows are contiguous and every activation
-is applied once per layer to a contiguous slice, whatever mixture of genomes is in the batch. The sum of a row's
-parents (``embedding_bag`` in float32, a CSR product otherwise: both add the parents one by one in row order)
-is written into the layer's rows times one precomputed [rows, columns] scale, each row's factor f times each
-column's weight w. f is -1 for -x and pi for sin(pi x) and cos(pi x) (``PREMULTIPLY``), so linear and -x cost
-no op and sin and cos one. Sums run over real parents only, so a non-finite value stays in its own genome's
-rollout. All enabled connections carry the shared weight w, so w times the sum of the parents equals the sum of w
-times each parent; the shared weights are powers of two, which makes that, and f w s = f (w s), exact.
+Rows are ordered by (packed layer, activation, genome, node), so each layer's rows are contiguous and every
+activation is applied once per layer to a contiguous slice, whatever mixture of genomes is in the batch. A hidden
+node's packed layer (its stage) may be later or earlier than its own layer, where its enabled connections allow and
+a group of its activation already runs (``_schedule``: fewer groups, same results). The sum of a row's parents
+(``embedding_bag`` in float32, a CSR product otherwise: both add the parents one by one, in a fixed order per
+genome) is written into the layer's rows times one precomputed [rows, columns] scale, each row's factor f times each
+column's weight w. f is -1 for -x and pi for sin(pi x) and cos(pi x) (``PREMULTIPLY``), so linear and -x cost no op
+and sin and cos one. Sums run over real parents only, so a non-finite value stays in its own genome's rollout. All
+enabled connections carry the shared weight w, so w times the sum of the parents equals the sum of w times each
+parent; the shared weights are powers of two, which makes that, and f w s = f (w s), exact.
 
 Identical genomes (elites, and children whose mutation changed nothing) are scored once: rollout seeds are shared
 across the population, so identical networks earn identical returns.
@@ -74,7 +76,7 @@ class PackedPopulation:
     """P genomes with the same inputs and outputs packed into one layered graph (see the module docstring).
 
     Row layout: the bias of genome p at row p; input i of genome p at row (1 + i) * P + p; hidden nodes sorted by
-    (layer, activation, genome, node id); output o of genome p at ``output_start + o * P + p``. With
+    (stage, activation, genome, node id); output o of genome p at ``output_start + o * P + p``. With
     ``shared_inputs`` (classification: every genome sees the same images) one bias row 0 and one row per input,
     1..n_inputs, serve every genome.
     """
