@@ -52,8 +52,8 @@ CLASSIFY_ACTIVATIONS: tuple[int, ...] = (1, 3, 4, 5, 6, 7, 8, 9, 10)
 def activation_(act: int, x: Tensor) -> Tensor:
     """Apply activation ``act`` to ``x`` in place and return ``x``.
 
-    Written for few kernel launches: the vectorised evaluator calls it once per (layer, activation) group and
-    time step, so every op here is paid 1000 times per rollout.
+    Written for few kernel launches. The packed evaluator replays ``activation_ops`` instead: the same ops, bound
+    once, with the constant factors of sin, cos and -x folded into its multiply by the weights.
     """
     if act == 1:  # linear
         return x

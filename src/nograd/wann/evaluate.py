@@ -206,9 +206,10 @@ class PackedPopulation:
         bound = getattr(self, "_bound_to", (None, None))
         if bound[0] is not values or bound[1] is not weight:
             self._ops, self._bound_to = self._bind(values, weight), (values, weight)
+            self._outputs = values[self.output_start :].view(self.n_outputs, self.size, -1)
         for op in self._ops:
             op()
-        return values[self.output_start :].view(self.n_outputs, self.size, -1)
+        return self._outputs
 
 
 def _sum_parents(values: Tensor, index: Tensor, offsets: Tensor, scale: Tensor, out: Tensor) -> None:
