@@ -116,13 +116,16 @@ class PackedPopulation:
 
         # Parents are summed in one fixed order per genome, by (layer, activation, id), whatever stage the
         # scheduler gives them: float addition is not associative.
-        parents: dict[int, list[tuple[tuple[int, int, int], int]]] = {}
+        parents: dict[int, list[tuple[int, int]]] = {}
         for p, genome in enumerate(genomes):
-            act = genome.activation_of()
+            layer = layers[p]
+            ranked = sorted(
+                (layer[n.id], ACTIVATION_ORDER[n.activation] if layer[n.id] else 0, n.id) for n in genome.nodes
+            )
+            order = {node: k for k, (_, _, node) in enumerate(ranked)}
             for c in genome.conns:
                 if c.enabled:
-                    key = (layers[p][c.src], ACTIVATION_ORDER[act[c.src]] if layers[p][c.src] else 0, c.src)
-                    parents.setdefault(row[(p, c.dst)], []).append((key, row[(p, c.src)]))
+                    parents.setdefault(row[(p, c.dst)], []).append((order[c.src], row[(p, c.src)]))
 
         self.layers: list[_Layer] = []
         k = 0
@@ -228,35 +231,47 @@ def _schedule(genomes: Sequence[Genome]) -> tuple[list[dict[int, int]], list[dic
     no result.
     """
     layers = [node_layers(g) for g in genomes]
-    depth = max((layer[n.id] for g, layer in zip(genomes, layers) for n in g.hidden), default=0)
-    nets, groups = [], set()
+    nets = []
     for genome, layer in zip(genomes, layers):
-        act = genome.activation_of()
-        hidden = sorted((n.id for n in genome.hidden), key=layer.__getitem__)
-        parents: dict[int, list[int]] = {h: [] for h in hidden}
-        children: dict[int, list[int]] = {h: [] for h in hidden}
+        hidden = sorted((layer[n.id], n.id, n.activation) for n in genome.nodes if n.kind == "hidden")
+        parents: dict[int, list[int]] = {h: [] for _, h, _ in hidden}
+        children: dict[int, list[int]] = {h: [] for _, h, _ in hidden}
         for c in genome.conns:
             if c.enabled and c.src in parents and c.dst in parents:
                 parents[c.dst].append(c.src)
                 children[c.src].append(c.dst)
+        nets.append((hidden, parents, children))
+    depth = max((hidden[-1][0] for hidden, _, _ in nets if hidden), default=0)
+    groups: set[tuple[int, int]] = set()
+    latests = []
+    for hidden, _, children in nets:
         latest: dict[int, int] = {}
-        for h in reversed(hidden):
-            latest[h] = layer[h] if act[h] == 6 else min([depth] + [latest[c] - 1 for c in children[h]])
-            if latest[h] == layer[h] and act[h] not in (1, 7):
-                groups.add((layer[h], act[h]))
-        nets.append((act, hidden, parents, latest))
+        for own, h, act in reversed(hidden):
+            last = own if act == 6 else depth
+            for c in children[h]:
+                last = min(last, latest[c] - 1)
+            latest[h] = last
+            if last == own and act not in (1, 7):
+                groups.add((own, act))
+        latests.append(latest)
     stages = []
-    for layer, (act, hidden, parents, latest) in zip(layers, nets):
+    for (hidden, parents, _), latest in zip(nets, latests):
         stage: dict[int, int] = {}
-        for h in hidden:
-            first = 1 + max((stage[p] for p in parents[h]), default=0)
-            if act[h] == 6:
-                stage[h] = layer[h]  # first <= layer[h]: its parents' latest stages allow for it
-            elif act[h] in (1, 7):  # linear and -x cost nothing: as early as possible
+        for own, h, act in hidden:
+            first = 1
+            for p in parents[h]:
+                first = max(first, stage[p] + 1)
+            if act == 6:
+                stage[h] = own  # first <= own: its parents' latest stages allow for it
+            elif act in (1, 7):  # linear and -x cost nothing: as early as possible
                 stage[h] = first
             else:
-                stage[h] = next((s for s in range(first, latest[h] + 1) if (s, act[h]) in groups), first)
-                groups.add((stage[h], act[h]))
+                stage[h] = first
+                for s in range(first, latest[h] + 1):
+                    if (s, act) in groups:
+                        stage[h] = s
+                        break
+                groups.add((stage[h], act))
         stages.append(stage)
     return layers, stages
 
