@@ -114,8 +114,8 @@ class PackedPopulation:
         self.rows = self.output_start + n_out * P
         self.hidden_count = len(hidden)
 
-        # Parents are summed in one fixed order per genome, by (layer, activation, id), whatever stage the
-        # scheduler gives them: float addition is not associative.
+        # Parents are summed in one fixed order per genome, by (layer, activation, id) (the row order without
+        # scheduling), whatever stage the scheduler gives them: float addition is not associative.
         parents: dict[int, list[tuple[int, int]]] = {}
         for p, genome in enumerate(genomes):
             layer = layers[p]
@@ -225,10 +225,10 @@ def _schedule(genomes: Sequence[Genome]) -> tuple[list[dict[int, int]], list[dic
 
     Every (stage, activation) group present costs an op or two per time step, so a node whose activation has a
     group in a stage between its enabled parents' and its enabled children's moves there (greedily, earliest
-    first, nodes in layer order). Groups of nodes that cannot move seed the set. Sigmoid nodes stay in their
-    layer: torch's vectorised sigmoid and its scalar tail round differently, so a sigmoid's last bits depend on
-    its place in its group; every other activation gives the same bits wherever it is, so moving them changes
-    no result.
+    first, nodes in layer order). Groups of nodes that cannot move later than their layer seed the set. Sigmoid
+    nodes stay in their layer: torch's vectorised sigmoid and its scalar tail round differently, so a sigmoid's
+    last bits depend on its place in its group; every other activation gives the same bits wherever it is, so
+    moving them changes no result.
     """
     layers = [node_layers(g) for g in genomes]
     nets = []
