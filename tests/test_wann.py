@@ -26,7 +26,7 @@ from nograd.wann import (
     nondominated_fronts,
     nsga_rank,
 )
-from nograd.wann.activations import ACTIVATION_NAMES, activation, scalar_activation
+from nograd.wann.activations import ACTIVATION_NAMES, PREMULTIPLY, activation, activation_ops, scalar_activation
 from nograd.wann.evaluate import PlainNetwork
 from nograd.wann.mutation import MUTATIONS, Counters, choose_mutation, mutate
 
@@ -49,6 +49,17 @@ def test_activations_match_their_scalar_versions():
     for act in ACTIVATION_NAMES:
         expected = torch.tensor([scalar_activation(act, float(v)) for v in x], dtype=torch.float64)
         torch.testing.assert_close(activation(act, x), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_activation_ops_after_premultiply_give_the_same_bits_as_activation():
+    for dtype in (torch.float32, torch.float64):
+        x = torch.randn(1000, generator=torch.Generator().manual_seed(0), dtype=dtype) * 4
+        x[:4] = torch.tensor([0.0, float("inf"), -float("inf"), float("nan")], dtype=dtype)
+        for act in ACTIVATION_NAMES:
+            y = x * torch.tensor(PREMULTIPLY.get(act, 1.0), dtype=dtype)
+            for op in activation_ops(act, y):
+                op()
+            torch.testing.assert_close(y, activation(act, x), rtol=0, atol=0, equal_nan=True)
 
 
 def test_genome_json_round_trip_and_bad_files(tmp_path):
@@ -240,6 +251,21 @@ def test_packed_network_equals_plain_network_on_random_genomes():
         for col in range(values.shape[1]):
             expected = network(float(weight[0, col]), inputs[:, p, col].tolist())[0]
             assert float(out[p, col]) == pytest.approx(expected, rel=1e-12, abs=1e-12, nan_ok=True)
+
+
+def test_packed_parent_sums_by_embedding_bag_and_by_csr_product_give_the_same_bits(monkeypatch):
+    genomes = grown_genomes(12, 25) + [Genome.fully_connected(5, 1, [False] * 6)]
+    weight = torch.tensor(SHARED_WEIGHTS).repeat_interleave(2).view(1, -1)
+    inputs = torch.randn(5, len(genomes), weight.shape[1], generator=torch.Generator().manual_seed(1)) * 2
+    for dtype in (torch.float32, torch.float64):
+        outs = []
+        for fused in ((), (dtype,)):
+            monkeypatch.setattr(PackedPopulation, "EMBEDDING_BAG_DTYPES", fused)
+            packed = PackedPopulation(genomes, dtype)
+            values = packed.new_values(weight.shape[1])
+            packed.input_rows(values).copy_(inputs)
+            outs.append(packed.forward(values, weight.to(dtype)).clone())
+        torch.testing.assert_close(outs[0], outs[1], rtol=0, atol=0, equal_nan=True)
 
 
 def test_batched_returns_equal_plain_returns_on_random_genomes():

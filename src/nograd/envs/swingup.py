@@ -112,7 +112,10 @@ class BatchedSwingUp:
         torch.sin(self.theta, out=self.sin)
         self.dead = torch.zeros(batch, dtype=torch.bool)
         self.returns = torch.zeros(batch, dtype=obs.dtype)
-        self._four_total = torch.tensor(4 * _TOTAL, dtype=obs.dtype)
+        # constants as 0-dim tensors: a Python float would be wrapped into a new tensor at every step
+        self._four_total, self._force, self._half, self._x_limit, self._x_to_angle = (
+            torch.tensor(v, dtype=obs.dtype) for v in (4 * _TOTAL, FORCE, 0.5, X_LIMIT, math.pi / 2.0 / X_LIMIT)
+        )
         self.t = 0
 
     @property
@@ -130,7 +133,7 @@ class BatchedSwingUp:
         t'' = 6 (cos t (F' - 1/2 m_p l q) + (m_c + m_p) g sin t) / (l d).
         """
         s, c = self.sin, self.cos
-        net_force = action.clamp(-1.0, 1.0).mul_(FORCE).sub_(self.x_dot, alpha=FRICTION)  # F - b x'
+        net_force = action.clamp(-1.0, 1.0).mul_(self._force).sub_(self.x_dot, alpha=FRICTION)  # F - b x'
         q = self.theta_dot.square().mul_(s)
         denominator = torch.addcmul(self._four_total, c, c, value=-3 * POLE_MASS)
         x_num = torch.add(net_force, s * c, alpha=0.75 * POLE_MASS * GRAVITY).sub_(q, alpha=0.5 * _MPL)
@@ -141,10 +144,10 @@ class BatchedSwingUp:
         self.theta_dot.addcdiv_(theta_num, denominator, value=6.0 * DT / POLE_LENGTH)
         torch.sin(self.theta, out=self.sin)
         torch.cos(self.theta, out=self.cos)
-        reward = self.x.mul(math.pi / 2.0 / X_LIMIT).cos_()
-        reward = torch.addcmul(reward, reward, self.cos).mul_(0.5)  # cos(x pi / 4.8) (1 + cos t) / 2
+        reward = self.x.mul(self._x_to_angle).cos_()
+        reward = torch.addcmul(reward, reward, self.cos).mul_(self._half)  # cos(x pi / 4.8) (1 + cos t) / 2
         reward.masked_fill_(self.dead, 0.0)
         self.returns.add_(reward)
-        self.dead.logical_or_(self.x.abs() > X_LIMIT)
+        self.dead.logical_or_(self.x.abs() > self._x_limit)
         self.t += 1
         return reward

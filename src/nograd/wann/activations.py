@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable
 from functools import partial
 
+import torch
 from torch import Tensor
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "scalar_activation",
     "activation_ops",
     "ACTIVATION_ORDER",
+    "PREMULTIPLY",
 ]
 
 LINEAR = 1
@@ -50,8 +52,8 @@ CLASSIFY_ACTIVATIONS: tuple[int, ...] = (1, 3, 4, 5, 6, 7, 8, 9, 10)
 def activation_(act: int, x: Tensor) -> Tensor:
     """Apply activation ``act`` to ``x`` in place and return ``x``.
 
-    Written for few kernel launches: the vectorised evaluator calls it once per (layer, activation) group and
-    time step, so every op here is paid 1000 times per rollout.
+    Written for few kernel launches. The packed evaluator replays ``activation_ops`` instead: the same ops, bound
+    once, with the constant factors of sin, cos and -x folded into its multiply by the weights.
     """
     if act == 1:  # linear
         return x
@@ -78,22 +80,28 @@ def activation_(act: int, x: Tensor) -> Tensor:
     raise ValueError(f"Unknown WANN activation id {act}. Valid ids: 1..11.")
 
 
-#: The order of activations within a layer of the packed evaluator: the two that cost nothing (linear, -x) first,
-#: then sin and cos next to each other, so one multiply by pi serves both.
+#: The order of activations within a layer of the packed evaluator: the two that cost nothing (linear, -x) first.
 ACTIVATION_ORDER: dict[int, int] = {a: k for k, a in enumerate((1, 7, 3, 10, 4, 5, 6, 8, 9, 2, 11))}
+
+#: What the packed evaluator multiplies a node's input by before ``activation_ops`` (it folds this into the one
+#: multiply by the shared weight it does anyway): -x and the pi of sin(pi x) and cos(pi x) then cost no op.
+PREMULTIPLY: dict[int, float] = {3: math.pi, 7: -1.0, 10: math.pi}
 
 
 def activation_ops(act: int, x: Tensor) -> list[Callable[[], Tensor]]:
-    """``activation_(act, x)`` as a list of bound in-place ops, so a caller can replay them with no dispatch."""
+    """Bound in-place ops that turn ``PREMULTIPLY.get(act, 1) * u``, held in ``x``, into ``activation(act, u)``,
+    so a caller can replay them with no dispatch. They round as ``activation_`` does: scaling by -1 is exact, and
+    so is the -0.5 of the gaussian wherever it is applied; Python scalars are given as 0-dim tensors (cheaper)."""
+    zero = x.new_zeros(())
     if act in (1, 7):
-        return []  # linear; -x is folded into the sparse matrix by the evaluator
+        return []
     if act == 3:
-        return [partial(x.mul_, math.pi), x.sin_]
+        return [x.sin_]
     if act == 10:
-        return [partial(x.mul_, math.pi), x.cos_]
-    if act == 4:
-        return [x.square_, partial(x.mul_, -0.5), x.exp_]
-    simple = {2: partial(x.gt_, 0), 5: x.tanh_, 6: x.sigmoid_, 8: x.abs_, 9: x.relu_, 11: x.square_}
+        return [x.cos_]
+    if act == 4:  # exp(0 + -0.5 x x): one op fewer than square, scale, exp
+        return [partial(torch.addcmul, zero, x, x, value=-0.5, out=x), x.exp_]
+    simple = {2: partial(x.gt_, zero), 5: x.tanh_, 6: x.sigmoid_, 8: x.abs_, 9: x.relu_, 11: x.square_}
     if act in simple:
         return [simple[act]]
     raise ValueError(f"Unknown WANN activation id {act}. Valid ids: 1..11.")

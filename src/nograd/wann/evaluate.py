@@ -6,15 +6,19 @@ network, one weight, one time step at a time. Here all P genomes are packed into
 rollouts of a genome (shared weight w, repetition r), so one time step is
 
     inputs  <- the environment writes its observation into the input rows (no copy)
-    for each layer: values[layer rows] = act(w * (S_layer @ values))      (S_layer: sparse 0/1, CSR)
+    for each layer: values[layer rows] = act(f * w * (S_layer @ values))    (S_layer: sparse 0/1)
     action  <- the output rows, [n_out, P, W*R]
 
-Rows are ordered by (layer, activation, genome, node), so each layer's rows are contiguous and every activation
-is applied once per layer to a contiguous slice, whatever mixture of genomes is in the batch (linear costs
-nothing, and neither does -x: its rows of S carry -1, which is exact). Sparse matrices
-sum only real parents, so a non-finite value stays in its own genome's rollout. All enabled connections carry
-the shared weight w, so w times the sum of the parents equals the sum of w times each parent (the shared weights
-are powers of two, which makes that exact).
+Rows are ordered by (packed layer, activation, genome, node), so each layer's rows are contiguous and every
+activation is applied once per layer to a contiguous slice, whatever mixture of genomes is in the batch. A hidden
+node's packed layer (its stage) may be later or earlier than its own layer, where its enabled connections allow and
+a group of its activation already runs (``_schedule``: fewer groups, same results). The sum of a row's parents
+(``embedding_bag`` in float32, a CSR product otherwise: both add the parents one by one, in a fixed order per
+genome) is written into the layer's rows times one precomputed [rows, columns] scale, each row's factor f times each
+column's weight w. f is -1 for -x and pi for sin(pi x) and cos(pi x) (``PREMULTIPLY``), so linear and -x cost no op
+and sin and cos one. Sums run over real parents only, so a non-finite value stays in its own genome's rollout. All
+enabled connections carry the shared weight w, so w times the sum of the parents equals the sum of w times each
+parent; the shared weights are powers of two, which makes that, and f w s = f (w s), exact.
 
 Identical genomes (elites, and children whose mutation changed nothing) are scored once: rollout seeds are shared
 across the population, so identical networks earn identical returns.
@@ -24,7 +28,6 @@ across the population, so identical networks earn identical returns.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +37,7 @@ import torch
 from torch import Tensor
 
 from nograd.envs.swingup import MAX_STEPS, BatchedSwingUp, SwingUp, swingup_initial_states
-from nograd.wann.activations import ACTIVATION_ORDER, activation_ops, scalar_activation
+from nograd.wann.activations import ACTIVATION_ORDER, PREMULTIPLY, activation_ops, scalar_activation
 from nograd.wann.genome import Genome, node_layers
 
 __all__ = ["SHARED_WEIGHTS", "PackedPopulation", "evaluate_swingup", "evaluate_plain", "genome_key", "PlainNetwork"]
@@ -50,17 +53,30 @@ def genome_key(genome: Genome) -> tuple:
 
 
 class _Layer:
-    """Rows [start, stop) of one layer, its sparse parents matrix and its activation groups (relative slices)."""
+    """Rows [start, stop) of one layer: its parents in CSR form (row k's parents are the rows
+    ``index[crow[k]:crow[k + 1]]``, sorted), each row's factor f and the layer's activation groups (relative
+    slices; linear and -x, which need no op, left out)."""
 
-    def __init__(self, start: int, stop: int, parents: Tensor, groups: list[tuple[int, int, int]]):
-        self.start, self.stop, self.parents, self.groups = start, stop, parents, groups
+    def __init__(self, start: int, stop: int, crow: list[int], index: list[int], factor: list[float], groups: list):
+        self.start, self.stop, self.groups = start, stop, groups
+        self.crow = torch.tensor(crow, dtype=torch.int64)
+        self.index = torch.tensor(index, dtype=torch.int64)
+        self.factor = torch.tensor(factor, dtype=torch.float64).view(-1, 1)
+
+    def parents(self, columns: int, dtype: torch.dtype) -> Tensor:
+        """The sparse 0/1 [rows, columns] matrix of the layer's parents."""
+        with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta": CSR @ dense is all we use
+            warnings.simplefilter("ignore")
+            ones = torch.ones(len(self.index), dtype=dtype)
+            size = (self.stop - self.start, columns)
+            return torch.sparse_csr_tensor(self.crow, self.index, ones, size=size, check_invariants=False)
 
 
 class PackedPopulation:
     """P genomes with the same inputs and outputs packed into one layered graph (see the module docstring).
 
     Row layout: the bias of genome p at row p; input i of genome p at row (1 + i) * P + p; hidden nodes sorted by
-    (layer, activation, genome, node id); output o of genome p at ``output_start + o * P + p``. With
+    (stage, activation, genome, node id); output o of genome p at ``output_start + o * P + p``. With
     ``shared_inputs`` (classification: every genome sees the same images) one bias row 0 and one row per input,
     1..n_inputs, serve every genome.
     """
@@ -79,13 +95,13 @@ class PackedPopulation:
             row[(p, 0)] = 0 if shared_inputs else p
             for i in range(1, n_in + 1):
                 row[(p, i)] = i if shared_inputs else i * P + p
-        hidden = []  # (layer, activation, genome, node id)
+        hidden = []  # (stage, activation, genome, node id)
         out_keys = []
+        layers, stages = _schedule(genomes)
         for p, genome in enumerate(genomes):
-            layer = node_layers(genome)
             for n in genome.nodes:
                 if n.kind == "hidden":
-                    hidden.append((layer[n.id], n.activation, p, n.id))
+                    hidden.append((stages[p][n.id], n.activation, p, n.id))
         hidden.sort(key=lambda h: (h[0], ACTIVATION_ORDER[h[1]], h[2], h[3]))
         base = (1 + n_in) * (1 if shared_inputs else P)
         for k, (_, _, p, node) in enumerate(hidden):
@@ -98,11 +114,18 @@ class PackedPopulation:
         self.rows = self.output_start + n_out * P
         self.hidden_count = len(hidden)
 
-        parents: dict[int, list[int]] = {}
+        # Parents are summed in one fixed order per genome, by (layer, activation, id) (the row order without
+        # scheduling), whatever stage the scheduler gives them: float addition is not associative.
+        parents: dict[int, list[tuple[int, int]]] = {}
         for p, genome in enumerate(genomes):
+            layer = layers[p]
+            ranked = sorted(
+                (layer[n.id], ACTIVATION_ORDER[n.activation] if layer[n.id] else 0, n.id) for n in genome.nodes
+            )
+            order = {node: k for k, (_, _, node) in enumerate(ranked)}
             for c in genome.conns:
                 if c.enabled:
-                    parents.setdefault(row[(p, c.dst)], []).append(row[(p, c.src)])
+                    parents.setdefault(row[(p, c.dst)], []).append((order[c.src], row[(p, c.src)]))
 
         self.layers: list[_Layer] = []
         k = 0
@@ -130,27 +153,15 @@ class PackedPopulation:
             g = h
         self.output_layer = self._layer(self.output_start, self.rows, parents, groups)
 
-    def _layer(self, start: int, stop: int, parents: dict[int, list[int]], groups: list) -> _Layer:
-        sign = [1.0] * (stop - start)
+    def _layer(self, start: int, stop: int, parents: dict[int, list], groups: list) -> _Layer:
+        factor = [1.0] * (stop - start)
         for a, b, act in groups:
-            if act == 7:  # -x: negate the row's entries instead, which is exact, and spend no op on it
-                sign[a:b] = [-1.0] * (b - a)
-        crow, cols, vals = [0], [], []
+            factor[a:b] = [PREMULTIPLY.get(act, 1.0)] * (b - a)
+        crow, cols = [0], []
         for r in range(start, stop):
-            mine = sorted(parents.get(r, []))
-            cols.extend(mine)
-            vals.extend([sign[r - start]] * len(mine))
+            cols.extend(parent for _, parent in sorted(parents.get(r, [])))
             crow.append(len(cols))
-        with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta": CSR @ dense is all we use
-            warnings.simplefilter("ignore")
-            matrix = torch.sparse_csr_tensor(
-                torch.tensor(crow, dtype=torch.int64),
-                torch.tensor(cols, dtype=torch.int64),
-                torch.tensor(vals, dtype=self.dtype),
-                size=(stop - start, self.rows),
-                check_invariants=False,  # built sorted and in range just above
-            )
-        return _Layer(start, stop, matrix, [grp for grp in groups if grp[2] not in (1, 7)])
+        return _Layer(start, stop, crow, cols, factor, [grp for grp in groups if grp[2] not in (1, 7)])
 
     def new_values(self, columns: int) -> Tensor:
         """A [rows, columns] node-value buffer with the bias rows set to 1."""
@@ -165,43 +176,104 @@ class PackedPopulation:
         P = self.size
         return values[P : (1 + self.n_inputs) * P].view(self.n_inputs, P, -1)
 
-    def _bind(self, values: Tensor) -> list[tuple[Tensor, Tensor, list[Callable[[], Tensor]]]]:
-        """Per layer: (parents, the layer's rows of ``values``, its activations as bound in-place ops on views),
-        made once per buffer, so a time step spends nothing on slicing or dispatch. Adjacent sin and cos rows
-        share one multiply by pi."""
-        bound = []
+    #: dtypes whose parents' sums use ``embedding_bag`` (float32: one fbgemm kernel, cheaper than a CSR product;
+    #: in float64 it makes one BLAS call per parent, and the CSR product is cheaper). Both give the same bits.
+    EMBEDDING_BAG_DTYPES: tuple[torch.dtype, ...] = (torch.float32,)
+
+    def _bind(self, values: Tensor, weight: Tensor) -> list[Callable[[], object]]:
+        """The whole forward pass as a list of bound ops on views of ``values``, made once per buffer and weight
+        row, so a time step spends nothing on slicing or dispatch. Per layer: the parents' sums times the scale
+        (each row's factor f times each column's weight, made here, once), written into the layer's rows, then
+        the activations."""
+        dtype = values.dtype
+        ops: list[Callable[[], object]] = []
         for layer in [*self.layers, self.output_layer]:
             rows = values[layer.start : layer.stop]
-            ops: list[Callable[[], Tensor]] = []
-            groups = list(layer.groups)
-            k = 0
-            while k < len(groups):
-                a, b, act = groups[k]
-                if act == 3 and k + 1 < len(groups) and groups[k + 1][2] == 10 and groups[k + 1][0] == b:
-                    c = groups[k + 1][1]
-                    ops += [partial(rows[a:c].mul_, math.pi), rows[a:b].sin_, rows[b:c].cos_]
-                    k += 2
-                    continue
+            scale = layer.factor.to(dtype) * weight
+            if dtype in self.EMBEDDING_BAG_DTYPES:
+                ops.append(partial(_sum_parents, values, layer.index, layer.crow[:-1], scale, rows))
+            else:
+                parents = layer.parents(self.rows, dtype)
+                ops += [partial(torch.mm, parents, values, out=rows), partial(rows.mul_, scale)]
+            for a, b, act in layer.groups:
                 ops += activation_ops(act, rows[a:b])
-                k += 1
-            bound.append((layer.parents, rows, ops))
-        return bound
+        return ops
 
     def forward(self, values: Tensor, weight: Tensor) -> Tensor:
         """Fill the hidden and output rows of ``values`` layer by layer; return the outputs as [n_outputs, P, columns].
 
-        ``weight`` is a [1, columns] row: the shared weight of each column. Each layer costs one sparse product
-        written straight into its rows, one multiply by the weights, and one in-place op or a few per activation
-        present in the layer.
+        ``weight`` is a [1, columns] row: the shared weight of each column. Each layer costs a sum of parents
+        written, times the weights, straight into its rows (one op or two), and one op per activation present in
+        the layer (two for the gaussian).
         """
-        if getattr(self, "_bound_to", None) is not values:
-            self._bound, self._bound_to = self._bind(values), values
-        for parents, rows, ops in self._bound:
-            torch.mm(parents, values, out=rows)  # reads only rows of earlier layers
-            rows.mul_(weight)
-            for op in ops:
-                op()
-        return values[self.output_start :].view(self.n_outputs, self.size, -1)
+        bound = getattr(self, "_bound_to", (None, None))
+        if bound[0] is not values or bound[1] is not weight:
+            self._ops, self._bound_to = self._bind(values, weight), (values, weight)
+            self._outputs = values[self.output_start :].view(self.n_outputs, self.size, -1)
+        for op in self._ops:
+            op()
+        return self._outputs
+
+
+def _sum_parents(values: Tensor, index: Tensor, offsets: Tensor, scale: Tensor, out: Tensor) -> None:
+    """``out = scale * (the rows of values summed bag by bag)``, in one kernel and one multiply."""
+    torch.mul(torch.embedding_bag(values, index, offsets, False, 0, False, None, False)[0], scale, out=out)
+
+
+def _schedule(genomes: Sequence[Genome]) -> tuple[list[dict[int, int]], list[dict[int, int]]]:
+    """Per genome, ``node_layers`` and the stage (packed layer) of every hidden node.
+
+    Every (stage, activation) group present costs an op or two per time step, so a node whose activation has a
+    group in a stage between its enabled parents' and its enabled children's moves there (greedily, earliest
+    first, nodes in layer order). Groups of nodes that cannot move later than their layer seed the set. Sigmoid
+    nodes stay in their layer: torch's vectorised sigmoid and its scalar tail round differently, so a sigmoid's
+    last bits depend on its place in its group; every other activation gives the same bits wherever it is, so
+    moving them changes no result.
+    """
+    layers = [node_layers(g) for g in genomes]
+    nets = []
+    for genome, layer in zip(genomes, layers):
+        hidden = sorted((layer[n.id], n.id, n.activation) for n in genome.nodes if n.kind == "hidden")
+        parents: dict[int, list[int]] = {h: [] for _, h, _ in hidden}
+        children: dict[int, list[int]] = {h: [] for _, h, _ in hidden}
+        for c in genome.conns:
+            if c.enabled and c.src in parents and c.dst in parents:
+                parents[c.dst].append(c.src)
+                children[c.src].append(c.dst)
+        nets.append((hidden, parents, children))
+    depth = max((hidden[-1][0] for hidden, _, _ in nets if hidden), default=0)
+    groups: set[tuple[int, int]] = set()
+    latests = []
+    for hidden, _, children in nets:
+        latest: dict[int, int] = {}
+        for own, h, act in reversed(hidden):
+            last = own if act == 6 else depth
+            for c in children[h]:
+                last = min(last, latest[c] - 1)
+            latest[h] = last
+            if last == own and act not in (1, 7):
+                groups.add((own, act))
+        latests.append(latest)
+    stages = []
+    for (hidden, parents, _), latest in zip(nets, latests):
+        stage: dict[int, int] = {}
+        for own, h, act in hidden:
+            first = 1
+            for p in parents[h]:
+                first = max(first, stage[p] + 1)
+            if act == 6:
+                stage[h] = own  # first <= own: its parents' latest stages allow for it
+            elif act in (1, 7):  # linear and -x cost nothing: as early as possible
+                stage[h] = first
+            else:
+                stage[h] = first
+                for s in range(first, latest[h] + 1):
+                    if (s, act) in groups:
+                        stage[h] = s
+                        break
+                groups.add((stage[h], act))
+        stages.append(stage)
+    return layers, stages
 
 
 def evaluate_swingup(
@@ -293,12 +365,13 @@ def _rollouts(
     values = packed.new_values(W * R)
     env = BatchedSwingUp(states, obs=packed.input_rows(values))
     weight = torch.tensor(weights, dtype=dtype).repeat_interleave(R).view(1, W * R)
-    for t in range(steps):
-        action = packed.forward(values, weight)
-        env.step(action[0])
-        if early_stop and t % 64 == 63 and bool(env.dead.all()):
-            break
-    return env.returns.view(P, W, R)
+    with torch.inference_mode():  # skips autograd's bookkeeping: about a tenth of the cost of these small ops
+        for t in range(steps):
+            action = packed.forward(values, weight)
+            env.step(action[0])
+            if early_stop and t % 64 == 63 and bool(env.dead.all()):
+                break
+    return env.returns.view(P, W, R)  # made outside inference mode, so callers may change it in place
 
 
 class PlainNetwork:
