@@ -1,0 +1,133 @@
+"""WANN on cart-pole swing-up: the full search's wall time and its champions against the paper's row.
+
+    PYTHONPATH=src python benchmarks/wann_swingup.py [--seeds 3] [--generations 1024] [--reuse RUN_DIR ...]
+
+Runs ``nograd wann train swingup`` (population 192, 3 reps, the reference's settings) once per seed, or reports
+finished run folders (``--reuse``; a folder's own ``eval.json`` is reused too unless ``--reeval``), then scores each
+champion with ``nograd wann eval`` (100 trials per column). Writes the section ``wann-swingup`` of
+docs/benchmarks.md and one row per run to ``benchmarks/results/wann_swingup.json``: the champion's columns, the
+search's wall time, and its seconds per generation early and late (medians of the first and last 20 generations).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from _report import ROOT, write_section
+from nograd.train_wann import train_wann
+from nograd.wann.assess import PAPER_SWINGUP, eval_wann
+
+RESULTS = ROOT / "benchmarks" / "results" / "wann_swingup.json"
+COLUMNS = (
+    ("random_individual_weights", "random weights"),
+    ("random_shared_weight", "random shared weight"),
+    ("tuned_shared_weight", "tuned shared weight"),
+    ("tuned_individual_weights", "tuned weights"),
+)
+
+
+def search_row(run_dir: Path) -> dict[str, Any]:
+    """Wall time and seconds per generation of a finished search, from its metrics.csv."""
+    with open(run_dir / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    seconds = [float(r["generation_seconds"]) for r in rows]
+    last = rows[-1]
+    return {
+        "generations": len(rows),
+        "wall_seconds": float(last["wall_seconds"]),
+        "early_seconds_per_generation": statistics.median(seconds[:20]),
+        "late_seconds_per_generation": statistics.median(seconds[-20:]),
+        "final_mean_connections": float(last["mean_connections"]),
+        "final_mean_hidden": float(last["mean_hidden"]),
+        "champion_fitness": float(last["champion_fitness"]),
+    }
+
+
+def evaluate(run_dir: Path, reeval: bool, trials: int) -> dict[str, Any]:
+    path = run_dir / "eval.json"
+    if path.exists() and not reeval:
+        return json.loads(path.read_text())
+    result = eval_wann(run_dir, trials=trials)
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
+def cell(stats: dict[str, float] | None) -> str:
+    return "—" if stats is None else f"{stats['mean']:.0f} ± {stats['sd']:.0f}"
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| seed | " + " | ".join(name for _, name in COLUMNS) + " | connections | hidden | search wall time | "
+        "s/generation early → late |",
+        "|---|" + "---|" * (len(COLUMNS) + 4),
+    ]
+    for r in rows:
+        ev = r["eval"]
+        lines.append(
+            f"| {r['seed']} | "
+            + " | ".join(cell(ev.get(key)) for key, _ in COLUMNS)
+            + f" | {ev['connections']} | {ev['hidden_nodes']} | {r['wall_seconds'] / 60:.1f} min | "
+            f"{r['early_seconds_per_generation']:.2f} → {r['late_seconds_per_generation']:.2f} |"
+        )
+    medians = []
+    for key, _ in COLUMNS:
+        means = [r["eval"][key]["mean"] for r in rows if r["eval"].get(key)]
+        medians.append(f"**{statistics.median(means):.0f}**" if means else "—")
+    wall = statistics.median(r["wall_seconds"] for r in rows) / 60
+    lines.append(f"| median | {' | '.join(medians)} | | | {wall:.1f} min | |")
+    paper = [PAPER_SWINGUP.get(key, "—") for key, _ in COLUMNS]
+    lines.append(f"| paper (Gaier & Ha 2019, Table 1) | {' | '.join(paper)} | | | | |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--generations", type=int, default=1024)
+    parser.add_argument("--trials", type=int, default=100)
+    parser.add_argument("--reuse", nargs="*", default=[], help="finished WANN run folders to report")
+    parser.add_argument("--reeval", action="store_true", help="score reused champions again")
+    parser.add_argument("--out", default="runs", help="folder for new run folders")
+    parser.add_argument("--note", default="", help="a sentence for the report, e.g. on the machine's load")
+    args = parser.parse_args()
+    folders = [Path(p) for p in args.reuse]
+    for seed in range(len(folders), args.seeds):
+        trainer = train_wann(
+            {"task": "swingup", "seed": seed, "generations": args.generations, "out": args.out}, progress=False
+        )
+        folders.append(Path(trainer.run.path))
+    rows = []
+    for folder in folders:
+        config = yaml.safe_load((folder / "config.yaml").read_text())
+        row = {"seed": config["seed"], "run": folder.name, **search_row(folder)}
+        row["eval"] = evaluate(folder, args.reeval, args.trials)
+        print(json.dumps({k: v for k, v in row.items() if k != "eval"}), flush=True)
+        rows.append(row)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(rows, indent=1) + "\n")
+    body = f"""## WANN: cart-pole swing-up, the full search and its champions
+
+`nograd wann train swingup` with the reference's settings (population 192, {args.generations} generations, 6 shared
+weights × 3 reps, p_initEnable 0.5, tournament 8), one run per seed; each champion then scored by
+`nograd wann eval` (mean ± sd over {args.trials} episodes per column, as in the paper's Table 1): random weights
+(each connection its own U(−2, 2) draw), random shared weight (U(−2, 2)), tuned shared weight (the best of 41 values
+on [−2, 2], chosen on separate episodes), tuned weights (CMA-ES over the connection weights from the tuned shared
+weight). Search wall time is the trainer's clock (evaluation uses one thread; torch threads: {torch.get_num_threads()}
+in this invocation). The reference needs about 45 s per generation at this population on two cores. {args.note}
+
+{table(rows)}
+"""
+    write_section("wann-swingup", body)
+
+
+if __name__ == "__main__":
+    main()
