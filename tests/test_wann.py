@@ -557,3 +557,48 @@ def test_tuning_individual_weights_keeps_the_start_if_nothing_beats_it():
     assert out["selection_return"] >= out["start_selection_return"]
     again = tune_swingup_weights(genome, 1.0, generations=3, population=6, reps=2, select_reps=4, steps=100)
     assert again["weights"] == out["weights"]  # seeded
+
+
+def test_parents_are_the_better_of_two_tournaments_as_in_the_reference():
+    # The reference (recombine) draws parents A and B by tournaments of select_tournSize, sorts each pair, and with
+    # prob_crossover=0 mutates the fitter one: in effect a tournament of 2 * tournament_size.
+    search = WANN(5, 1, population=400, tournament_size=8, seed=5)
+    genomes = search.ask()
+    search.tell(*_fitness(genomes))
+    search.ask()
+    parents = np.array(search.last_parents)
+    n = 400 - 80  # the pool after culling 20%
+    assert len(parents) == 400 - 64 and parents.min() >= 0 and parents.max() < n
+
+    def expected_min(k):  # E[min of k uniform draws with replacement from range(n)]
+        return sum(((n - i) / n) ** k for i in range(1, n))
+
+    assert abs(parents.mean() - expected_min(16)) < 4 < abs(parents.mean() - expected_min(8))
+
+
+def test_reference_matrix_loader_maps_nodes_nan_and_activations():
+    from nograd.wann.reference import conn_weights, parse_reference_matrix
+
+    # 2 inputs, 1 hidden, 1 output; order: bias, in1, in2, hidden, output; last column: activation ids
+    text = "\n".join(
+        [
+            "0,0,0,1,nan,1",  # bias -> hidden (enabled), bias -> output (disabled)
+            "0,0,0,0.5,0,1",  # in1 -> hidden, weight 0.5
+            "0,0,0,0,-2,1",  # in2 -> output, weight -2
+            "0,0,0,0,1,5",  # hidden (tanh) -> output
+            "0,0,0,0,0,1",  # output (linear)
+        ]
+    )
+    g = parse_reference_matrix(text, n_inputs=2, n_outputs=1)
+    assert [(n.id, n.kind, n.activation) for n in g.nodes] == [
+        (0, "bias", 1),
+        (1, "input", 1),
+        (2, "input", 1),
+        (3, "output", 1),
+        (4, "hidden", 5),
+    ]
+    assert conn_weights(g) == {(0, 4): 1.0, (1, 4): 0.5, (2, 3): -2.0, (4, 3): 1.0}
+    assert [(c.src, c.dst) for c in g.conns if not c.enabled] == [(0, 3)]
+    net = PlainNetwork(g, conn_weights(g))
+    x1, x2 = 0.3, -0.7
+    assert net(1.0, [x1, x2])[0] == pytest.approx(math.tanh(1.0 + 0.5 * x1) - 2.0 * x2)

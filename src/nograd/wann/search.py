@@ -10,8 +10,10 @@ The generation loop of the reference (google/brain-tokyo-workshop, ``WANNRelease
 3. ``ask`` afterwards: rank by NSGA-II (``ranking.nsga_rank``) on [mean, 1/connections] with probability
    ``prob_moo``, else [mean, max]; sort by rank; cull the worst ``floor(cull_ratio * P)``; of those left the best
    ``floor(elite_ratio * left)`` pass unchanged (and are evaluated again); every other child is one mutation
-   (``mutation.mutate``) of the winner of a tournament of ``tournament_size`` drawn with replacement from those
-   left (best rank wins). No speciation, no crossover.
+   (``mutation.mutate``) of a parent chosen by tournaments drawn with replacement from those left (best rank
+   wins): the better winner of two tournaments of ``tournament_size``, as in the reference's ``recombine``, which
+   draws parents A and B for a crossover that ``prob_crossover=0`` never makes and mutates the fitter of the two.
+   The selection pressure is thus that of one tournament of ``2 * tournament_size``. No speciation, no crossover.
 
 Randomness is addressed: generation g's initial population, ranking coin and tournaments come from
 ``(seed, 'wann', g, 'select')`` and child i's mutation from ``(seed, 'wann', g, 'child', i)``. Innovation numbers
@@ -47,7 +49,7 @@ class WANN:
         n_inputs, n_outputs: the task's input and output sizes.
         population: genomes per generation (default: 192, swing-up's setting).
         p_init_enable: chance that each initial connection is enabled (default: 0.5).
-        tournament_size: tournament size (default: 8).
+        tournament_size: size of each of the two tournaments a parent is the better winner of (default: 8).
         cull_ratio: share of the ranked population removed before selection (default: 0.2).
         elite_ratio: share of those left passed on unchanged (default: 0.2).
         prob_moo: chance of ranking on [mean, 1/connections] instead of [mean, max] (default: 0.8).
@@ -107,6 +109,7 @@ class WANN:
         self.fitness_max: np.ndarray | None = None
         self.counters = Counters(innovation=(n_inputs + 1) * n_outputs, node=n_inputs + n_outputs + 1)
         self.last_mutations: list[str] = []
+        self.last_parents: list[int] = []  # pool index (0 best) of each mutated child's parent, last generation
 
     # -- ask / tell -----------------------------------------------------------------------------------------
     def ask(self) -> list[Genome]:
@@ -164,8 +167,11 @@ class WANN:
         elites = min(math.floor(len(pool) * self.hyper["elite_ratio"]), size)
         children = [genome.copy() for genome in pool[:elites]]
         n_children = size - elites
-        tournament = torch.randint(len(pool), (n_children, self.hyper["tournament_size"]), generator=rng)
-        winners = tournament.min(dim=1).values.tolist()  # the pool is sorted, so the lowest index wins
+        # Two tournaments per child, the better winner is the parent (the reference draws parents A and B for
+        # crossover and, with crossover off, mutates the fitter of the two): a tournament of 2 * tournament_size.
+        tournaments = torch.randint(len(pool), (2, n_children, self.hyper["tournament_size"]), generator=rng)
+        winners = tournaments.amin(dim=(0, 2)).tolist()  # the pool is sorted, so the lowest index wins
+        self.last_parents = winners
         self.last_mutations = []
         for i, parent in enumerate(winners):
             child_rng = addressed_generator(self.seed, "wann", g, "child", elites + i)
