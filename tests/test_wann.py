@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -602,3 +604,34 @@ def test_reference_matrix_loader_maps_nodes_nan_and_activations():
     net = PlainNetwork(g, conn_weights(g))
     x1, x2 = 0.3, -0.7
     assert net(1.0, [x1, x2])[0] == pytest.approx(math.tanh(1.0 + 0.5 * x1) - 2.0 * x2)
+
+
+def test_reference_crowding_lets_fitness_spacing_decide_within_a_front():
+    # one front (higher fitness, lower second objective). By hand, the inner two: fitness gaps 25 (genome 1) and
+    # 20 (genome 3), second-objective gaps 0.20 and 0.38. The reference scales them by |1/40 - 10| and |1/0.5 - 0.1|
+    # (fitness wins: 1 before 3); NSGA-II by the ranges 30 and 0.4 (0.83 + 0.50 < 0.67 + 0.95: 3 before 1).
+    objectives = np.array([[10, 0.5], [20, 0.48], [40, 0.1], [35, 0.3]])
+    assert len(nondominated_fronts(objectives)) == 1
+    order = lambda rank: np.argsort(rank).tolist()  # noqa: E731
+    assert order(nsga_rank(objectives, "reference")) == [0, 2, 1, 3]
+    assert order(nsga_rank(objectives, "nsga2")) == [0, 2, 3, 1]
+    with pytest.raises(ValueError, match="Unknown crowding rule"):
+        nsga_rank(objectives, "other")
+
+
+def test_champion_must_win_again_on_fresh_episodes(tmp_path):
+    from nograd.train_wann import train_wann
+
+    config = {"task": "swingup", "population": 12, "generations": 4, "steps": 40, "out": str(tmp_path)}
+    retested = train_wann({**config, "champion_retests": 2}, progress=False)
+    # the champion's fitness is its score on its re-test episodes (generation -3 - g, 2 x 3 reps per weight)
+    scores = [
+        float(retested._returns([retested.champion], -3 - g, 6).to(torch.float64).mean())
+        for g in range(config["generations"])
+    ]
+    assert retested.champion_fitness in scores
+    plain = train_wann({**config, "champion_retests": 0}, progress=False)
+    with open(Path(plain.run.path) / "metrics.csv") as f:
+        best = [float(row["best_fitness"]) for row in csv.DictReader(f)]
+    assert plain.champion_fitness == pytest.approx(max(best))  # without re-tests: the best noisy score
+    assert retested.champion_fitness != pytest.approx(max(best))

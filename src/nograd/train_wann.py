@@ -32,6 +32,7 @@ from nograd.tasks.wann_images import wann_images
 from nograd.wann import WANN, Genome, evaluate_swingup
 from nograd.wann.activations import CLASSIFY_ACTIVATIONS, CONTROL_ACTIVATIONS
 from nograd.wann.classify import evaluate_classification
+from nograd.wann.ranking import CROWDING_RULES
 
 if TYPE_CHECKING:
     from nograd.envs.gym_adapter import GymEvaluator
@@ -92,6 +93,8 @@ DEFAULTS: dict[str, Any] = {
     "batch": 1000,
     "data_dir": None,
     "data_split": "train",
+    "champion_retests": 20,
+    "crowding": "reference",
     "out": "runs",
 }
 
@@ -121,6 +124,8 @@ _CONSTRAINTS = {
     "workers": Interval(int, 1, 64),
     "dtype": Options(("float32", "float64")),
     "batch": Interval(int, 1, None),
+    "champion_retests": Interval(int, 0, None),
+    "crowding": Options(CROWDING_RULES),
     "data_split": Options(("train", "test")),
 }
 
@@ -184,6 +189,7 @@ class WannTrainer:
             population=cfg["population"],
             p_init_enable=float(cfg["p_init_enable"]),
             tournament_size=cfg["tournament_size"],
+            crowding=cfg["crowding"],
             activations=activations,
             seed=cfg["seed"],
         )
@@ -227,32 +233,36 @@ class WannTrainer:
         return self.search.generation
 
     # -- the loop -------------------------------------------------------------------------------------------------
+    def _returns(self, genomes: list[Genome], generation: int, reps: int) -> torch.Tensor:
+        """[P, W, R] returns of ``genomes``; episodes (or image batches) addressed by (seed, generation, rep)."""
+        cfg = self.config
+        dtype = getattr(torch, cfg["dtype"])
+        if self.gym is not None:
+            return self.gym.evaluate(
+                genomes, seed=cfg["seed"], generation=generation, reps=reps, steps=cfg["steps"], dtype=dtype
+            )
+        if self.data is None:
+            return evaluate_swingup(
+                genomes,
+                seed=cfg["seed"],
+                generation=generation,
+                reps=reps,
+                steps=cfg["steps"],
+                dtype=dtype,
+                workers=cfg["workers"],
+            )
+        inputs, labels = self.data
+        return evaluate_classification(
+            genomes, inputs, labels, cfg["seed"], generation, reps, cfg["batch"], dtype=dtype
+        )
+
     def step(self) -> dict[str, Any]:
         """Ask, evaluate and tell one generation; returns its metrics row."""
         cfg = self.config
         started = time.perf_counter()
         generation = self.search.generation
         genomes = self.search.ask()
-        dtype = getattr(torch, cfg["dtype"])
-        if self.gym is not None:
-            returns = self.gym.evaluate(
-                genomes, seed=cfg["seed"], generation=generation, reps=cfg["reps"], steps=cfg["steps"], dtype=dtype
-            )
-        elif self.data is None:
-            returns = evaluate_swingup(
-                genomes,
-                seed=cfg["seed"],
-                generation=generation,
-                reps=cfg["reps"],
-                steps=cfg["steps"],
-                dtype=dtype,
-                workers=cfg["workers"],
-            )
-        else:
-            inputs, labels = self.data
-            returns = evaluate_classification(
-                genomes, inputs, labels, cfg["seed"], generation, cfg["reps"], cfg["batch"], dtype=dtype
-            )
+        returns = self._returns(genomes, generation, cfg["reps"])
         returns = returns.to(torch.float64)
         mean = returns.mean(dim=(1, 2))
         best_weight = returns.mean(dim=2).max(dim=1).values
@@ -261,7 +271,18 @@ class WannTrainer:
         ranked = torch.nan_to_num(mean, nan=-math.inf)
         best = int(ranked.argmax())
         improved = float(ranked[best]) > self.champion_fitness
-        if improved:
+        if improved and cfg["champion_retests"] > 0:
+            # As the reference does (wann_train.py: checkBest): a generation's best earned its score on a few shared
+            # episodes, and the best of 192 noisy scores is optimistic; it becomes champion only if its score on
+            # fresh episodes (champion_retests x reps per shared weight, addressed by generation -3 - g, apart
+            # from the search's and from `wann eval`'s -1 and -2) beats the champion's own re-tested score.
+            retest = self._returns([genomes[best]], -3 - generation, cfg["champion_retests"] * cfg["reps"])
+            self.rollouts += retest.numel()
+            score = float(torch.nan_to_num(retest.to(torch.float64).mean(), nan=-math.inf))
+            improved = score > self.champion_fitness
+            if improved:
+                self.champion, self.champion_fitness = genomes[best].copy(), score
+        elif improved:
             self.champion, self.champion_fitness = genomes[best].copy(), float(ranked[best])
         seconds = time.perf_counter() - started
         self.elapsed += seconds

@@ -195,6 +195,16 @@ def wann() -> None:
 @click.option("--reps", type=int, help="Rollouts per shared weight. Default: the task's (swingup: 3).")
 @click.option("--p-init-enable", type=float, help="Chance each initial connection is enabled (swingup: 0.5).")
 @click.option("--tournament-size", type=int, help="Tournament size (swingup: 8).")
+@click.option(
+    "--crowding",
+    type=click.Choice(["reference", "nsga2"]),
+    help="Crowding distance within a front: the authors' code (reference, default) or NSGA-II's normalised one.",
+)
+@click.option(
+    "--champion-retests",
+    type=int,
+    help="Fresh evaluations (x reps) a generation's best must win on to become champion (default 20; 0: none).",
+)
 @click.option("-s", "--seed", type=int, help="Seed of every random draw of the search and the rollouts.")
 @click.option("--dtype", help="float32 (default) or float64 for the rollouts.")
 @click.option("--steps", type=int, help="Steps per episode (swingup: 1000; gym tasks: the environment's time limit).")
@@ -217,6 +227,8 @@ def wann_train(
     reps: int | None,
     p_init_enable: float | None,
     tournament_size: int | None,
+    crowding: str | None,
+    champion_retests: int | None,
     seed: int | None,
     dtype: str | None,
     steps: int | None,
@@ -242,7 +254,7 @@ def wann_train(
     try:
         if resume_dir is not None:
             given = (task, population, reps, p_init_enable, tournament_size, seed, dtype, steps, workers, out, batch)
-            if any(v is not None for v in given):
+            if any(v is not None for v in (*given, crowding, champion_retests)):
                 raise ConfigError("--resume continues a run with its own config; only -g/--generations may change.")
             trainer = resume_wann(resume_dir, progress=not quiet, generations=generations)
         else:
@@ -253,6 +265,8 @@ def wann_train(
                 "reps": reps,
                 "p_init_enable": p_init_enable,
                 "tournament_size": tournament_size,
+                "crowding": crowding,
+                "champion_retests": champion_retests,
                 "seed": seed,
                 "dtype": dtype,
                 "steps": steps,

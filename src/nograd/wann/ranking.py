@@ -4,17 +4,21 @@ After the reference (google/brain-tokyo-workshop, ``WANNRelease/WANN/wann_src/ns
 ``wann.py: probMoo``). With probability ``prob_moo`` (0.8) the objectives are [mean fitness, 1 / enabled
 connections], otherwise [mean fitness, max fitness]; a genome with no enabled connection counts as one.
 
-One deliberate difference: the reference normalises a crowding distance by ``abs((1/max - min))`` (an operator
-precedence slip for ``1 / (max - min)``); here each objective's distance is divided by its range, as in NSGA-II
-(Deb et al. 2002), so both objectives weigh the same. Within a front, larger crowding distance ranks first, ties
-in the order of the population (a stable sort). NaN objectives count as worse than every number.
+Crowding distance comes in two rules. ``"reference"`` (the default) is the authors' code as it ran for the paper:
+each objective's gaps are multiplied by ``abs(1/max - min)`` (an operator-precedence slip for ``1 / (max - min)``),
+which in practice lets the fitness objective's spacing decide the order within a front. ``"nsga2"`` divides each
+objective's gaps by its range, as in NSGA-II (Deb et al. 2002), so both objectives weigh the same. Within a front,
+larger crowding distance ranks first, ties in the order of the population (a stable sort). NaN objectives count as
+worse than every number.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["nondominated_fronts", "crowding_distance", "nsga_rank"]
+__all__ = ["CROWDING_RULES", "nondominated_fronts", "crowding_distance", "nsga_rank"]
+
+CROWDING_RULES = ("reference", "nsga2")
 
 
 def _clean(objectives: np.ndarray) -> np.ndarray:
@@ -47,8 +51,10 @@ def nondominated_fronts(objectives: np.ndarray) -> list[list[int]]:
     return fronts
 
 
-def crowding_distance(objectives: np.ndarray) -> np.ndarray:
-    """Crowding distance of each row within one front: ends infinite, the rest normalised by each range."""
+def crowding_distance(objectives: np.ndarray, rule: str = "nsga2") -> np.ndarray:
+    """Crowding distance of each row within one front: ends infinite, the rest scaled per objective by ``rule``."""
+    if rule not in CROWDING_RULES:
+        raise ValueError(f"Unknown crowding rule {rule!r}. Valid rules: {', '.join(CROWDING_RULES)}.")
     values = _clean(objectives)
     n = len(values)
     distance = np.zeros(n)
@@ -60,17 +66,22 @@ def crowding_distance(objectives: np.ndarray) -> np.ndarray:
             gaps[1:-1] = column[2:] - column[:-2]
         span = column[-1] - column[0] if n else 0.0
         if span > 0 and np.isfinite(span):
-            gaps = gaps / span
+            if rule == "nsga2":
+                gaps = gaps / span
+            else:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    gaps = gaps * abs(1.0 / column[-1] - column[0])
+                gaps[np.isnan(gaps)] = 0.0
         distance[order] += gaps
     return distance
 
 
-def nsga_rank(objectives: np.ndarray) -> np.ndarray:
+def nsga_rank(objectives: np.ndarray, crowding: str = "nsga2") -> np.ndarray:
     """Rank of each individual (0 is best): by front, then by decreasing crowding distance within the front."""
     values = _clean(objectives)
     ranked: list[int] = []
     for front in nondominated_fronts(values):
-        crowd = crowding_distance(values[front])
+        crowd = crowding_distance(values[front], crowding)
         order = np.argsort(-crowd, kind="stable")
         ranked.extend(front[i] for i in order)
     rank = np.empty(len(values), dtype=np.int64)

@@ -29,13 +29,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from nograd._validation import Interval, validate_params
+from nograd._validation import Interval, Options, validate_params
 from nograd.errors import CheckpointError
 from nograd.seeding import addressed_generator
 from nograd.wann.activations import ACTIVATION_NAMES, CONTROL_ACTIVATIONS
 from nograd.wann.genome import Genome
 from nograd.wann.mutation import Counters, mutate
-from nograd.wann.ranking import nsga_rank
+from nograd.wann.ranking import CROWDING_RULES, nsga_rank
 
 __all__ = ["WANN"]
 
@@ -53,6 +53,8 @@ class WANN:
         cull_ratio: share of the ranked population removed before selection (default: 0.2).
         elite_ratio: share of those left passed on unchanged (default: 0.2).
         prob_moo: chance of ranking on [mean, 1/connections] instead of [mean, max] (default: 0.8).
+        crowding: the crowding-distance rule within a front, "reference" (the authors' code, default) or "nsga2"
+            (each objective normalised by its range); see ``nograd.wann.ranking``.
         prob_add_conn, prob_add_node, prob_enable, prob_activation: roulette weights of the four topology
             mutations (default: 0.20, 0.25, 0.05, 0.50).
         activations: activation ids a hidden node may take (default: 1..10, the control tasks').
@@ -66,6 +68,7 @@ class WANN:
         "cull_ratio": Interval(float, 0, 1, closed="left"),
         "elite_ratio": Interval(float, 0, 1, closed="left"),
         "prob_moo": Interval(float, 0, 1),
+        "crowding": Options(CROWDING_RULES),
         "prob_add_conn": Interval(float, 0, None),
         "prob_add_node": Interval(float, 0, None),
         "prob_enable": Interval(float, 0, None),
@@ -83,6 +86,7 @@ class WANN:
         cull_ratio: float = 0.2,
         elite_ratio: float = 0.2,
         prob_moo: float = 0.8,
+        crowding: str = "reference",
         prob_add_conn: float = 0.20,
         prob_add_node: float = 0.25,
         prob_enable: float = 0.05,
@@ -152,7 +156,7 @@ class WANN:
         connections = np.array([max(g.num_enabled, 1) for g in self.population], dtype=np.float64)
         use_connections = float(torch.rand((), generator=rng, dtype=torch.float64)) < self.hyper["prob_moo"]
         second = 1.0 / connections if use_connections else self.fitness_max
-        return nsga_rank(np.stack([self.fitness, second], axis=1))
+        return nsga_rank(np.stack([self.fitness, second], axis=1), self.hyper["crowding"])
 
     def _next_population(self) -> list[Genome]:
         if self.fitness is None:
@@ -206,7 +210,7 @@ class WANN:
                 f"The WANN state is for {state['n_inputs']} inputs and {state['n_outputs']} outputs; "
                 f"this search has {self.n_inputs} and {self.n_outputs}."
             )
-        self.hyper = dict(state["hyper"])
+        self.hyper = {"crowding": "nsga2", **state["hyper"]}  # states saved before the option ranked this way
         self.probs = tuple(float(p) for p in state["probs"])
         self.activations = tuple(int(a) for a in state["activations"])
         self.seed = int(self.hyper["seed"])
