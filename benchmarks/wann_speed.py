@@ -1,23 +1,26 @@
 """Seconds per WANN generation on swing-up: population x 6 shared weights x reps x 1000 steps, batched.
 
-    PYTHONPATH=src python benchmarks/wann_speed.py [--population 192] [--reps 3] [--threads 2]
+    PYTHONPATH=src python benchmarks/wann_speed.py [--population 192] [--reps 3] [--workers 1 2] [--repeat 5]
 
-Prints the time of one full generation (1000 steps, no early stop) for networks with no hidden nodes (the first
-generation) and for grown networks (every genome mutated until it has ``--hidden`` hidden nodes), in float32 and
-float64, with and without scoring identical genomes once. The reference implementation needs about 45 s per
-generation at population 192 on two cores.
+Prints the median time of one full generation (1000 steps, no early stop, identical genomes scored once) for
+networks with no hidden nodes (the first generation) and for grown networks (every genome mutated until it has
+``--hidden`` hidden nodes), in float32 and float64, in this process (workers=1) and in pools of worker processes
+(``SwingUpPool``, started once before timing), the settings timed in turn. The reference implementation needs
+about 45 s per generation at population 192 on two cores.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
 import time
 import warnings
 
 import torch
 
 from nograd.seeding import addressed_generator
-from nograd.wann import WANN, PackedPopulation, evaluate_swingup
+from nograd.wann import WANN, PackedPopulation, SwingUpPool, evaluate_swingup
 from nograd.wann.mutation import add_connection, enable_connection, mutate
 
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
@@ -41,15 +44,18 @@ def grown_population(population: int, hidden: int, seed: int = 0) -> list:
     return out
 
 
-def time_generation(genomes: list, reps: int, dtype: torch.dtype, dedupe: bool, repeat: int, workers: int) -> float:
-    best = float("inf")
+def time_generations(
+    genomes: list, reps: int, dtype: torch.dtype, repeat: int, pools: dict[int, SwingUpPool | None]
+) -> dict[int, float]:
+    """Median seconds per generation for each number of workers, the settings timed in turn within each repeat
+    (side by side, so a change in background load hits them alike)."""
+    times: dict[int, list[float]] = {workers: [] for workers in pools}
     for k in range(repeat):
-        start = time.perf_counter()
-        evaluate_swingup(
-            genomes, seed=0, generation=k, reps=reps, dtype=dtype, dedupe=dedupe, early_stop=False, workers=workers
-        )
-        best = min(best, time.perf_counter() - start)
-    return best
+        for workers, pool in pools.items():
+            start = time.perf_counter()
+            evaluate_swingup(genomes, seed=0, generation=k, reps=reps, dtype=dtype, early_stop=False, pool=pool)
+            times[workers].append(time.perf_counter() - start)
+    return {workers: statistics.median(t) for workers, t in times.items()}
 
 
 def main() -> None:
@@ -58,9 +64,11 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--hidden", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2, help="torch threads outside the evaluator")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="evaluation threads to try")
+    parser.add_argument(
+        "--workers", type=int, nargs="+", default=[1, 2], help="1: in this process; N > 1: a pool of N processes"
+    )
     parser.add_argument("--dtype", nargs="+", default=["float32", "float64"])
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=5, help="generations timed per setting (the median is shown)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     early = WANN(5, 1, population=args.population, seed=0).ask()
@@ -68,20 +76,30 @@ def main() -> None:
     rollouts = args.population * 6 * args.reps
     print(
         f"population {args.population}, 6 weights x {args.reps} reps = {rollouts} rollouts x 1000 steps, "
-        f"{args.threads} threads"
+        f"{args.threads} threads, median of {args.repeat}, load average {os.getloadavg()[0]:.2f}"
     )
-    for name, genomes in (("early (no hidden nodes)", early), (f"grown ({args.hidden}+ hidden nodes)", grown)):
-        conns = sum(g.num_enabled for g in genomes) / len(genomes)
-        packed = PackedPopulation(genomes)
-        groups = sum(len(layer.groups) for layer in packed.layers)
-        print(
-            f"{name}: {conns:.1f} enabled connections per genome, {len(packed.layers)} hidden layers, "
-            f"{groups} (layer, activation) groups"
-        )
-        for dtype in args.dtype:
-            for workers in args.workers:
-                seconds = time_generation(genomes, args.reps, getattr(torch, dtype), True, args.repeat, workers)
-                print(f"  {dtype:<8} workers={workers}  {seconds:6.3f} s/generation", flush=True)
+    pools: dict[int, SwingUpPool | None] = {w: SwingUpPool(w) if w > 1 else None for w in args.workers}
+    try:
+        for pool in pools.values():  # start the processes (a second or two each) before timing
+            if pool is not None:
+                evaluate_swingup(early, steps=1, pool=pool)
+        for name, genomes in (("early (no hidden nodes)", early), (f"grown ({args.hidden}+ hidden nodes)", grown)):
+            conns = sum(g.num_enabled for g in genomes) / len(genomes)
+            packed = PackedPopulation(genomes)
+            groups = sum(len(layer.groups) for layer in packed.layers)
+            print(
+                f"{name}: {conns:.1f} enabled connections per genome, {len(packed.layers)} hidden layers, "
+                f"{groups} (layer, activation) groups"
+            )
+            for dtype in args.dtype:
+                seconds = time_generations(genomes, args.reps, getattr(torch, dtype), args.repeat, pools)
+                for workers, median in seconds.items():
+                    print(f"  {dtype:<8} workers={workers}  {median:6.3f} s/generation", flush=True)
+    finally:
+        for pool in pools.values():
+            if pool is not None:
+                pool.close()
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

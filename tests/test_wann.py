@@ -64,6 +64,41 @@ def test_activation_ops_after_premultiply_give_the_same_bits_as_activation():
             torch.testing.assert_close(y, activation(act, x), rtol=0, atol=0, equal_nan=True)
 
 
+def test_activation_ops_give_each_value_the_same_bits_wherever_it_sits():
+    # Vectorised loops and their scalar tails must agree, so a row's values do not depend on its group's length or
+    # its offset in it: then a population scored in chunks equals the population scored whole.
+    for dtype in (torch.float32, torch.float64):
+        x = torch.randn(80, 18, generator=torch.Generator().manual_seed(1), dtype=dtype) * 4
+        x[0, :4] = torch.tensor([0.0, float("inf"), -float("inf"), float("nan")], dtype=dtype)
+        for act in ACTIVATION_NAMES:
+            x_act = x * torch.tensor(PREMULTIPLY.get(act, 1.0), dtype=dtype)
+            alone = x_act.clone()
+            for r in range(len(x)):  # each row in a group of its own
+                for op in activation_ops(act, alone[r : r + 1]):
+                    op()
+            for start, stop in ((0, 80), (3, 80), (1, 2), (5, 12), (7, 40), (17, 50), (33, 34)):
+                y = x_act.clone()
+                for op in activation_ops(act, y[start:stop]):
+                    op()
+                torch.testing.assert_close(y[start:stop], alone[start:stop], rtol=0, atol=0, equal_nan=True)
+            for flat in (x_act.flatten()[3:1000], x_act.flatten()[:17]):  # any element offset, any tail length
+                y = flat.clone()
+                for op in activation_ops(act, y):
+                    op()
+                each = flat.clone()
+                for k in range(len(each)):
+                    for op in activation_ops(act, each[k : k + 1]):
+                        op()
+                torch.testing.assert_close(y, each, rtol=0, atol=0, equal_nan=True)
+        # a tanh group and the sigmoid group after it share one tanh op in the packed evaluator
+        u = x[:30] * torch.tensor(PREMULTIPLY[6], dtype=dtype)
+        both = torch.cat([x[30:41], u])
+        both.tanh_()
+        for op in activation_ops(6, both[11:], tanh_done=True):
+            op()
+        torch.testing.assert_close(both[11:], activation(6, x[:30]), rtol=0, atol=0, equal_nan=True)
+
+
 def test_genome_json_round_trip_and_bad_files(tmp_path):
     genome = grown_genomes(1, 12)[0]
     genome.save(tmp_path / "g.json")
@@ -282,14 +317,56 @@ def test_batched_returns_equal_plain_returns_on_random_genomes():
                 assert float(returns[p, w, r]) == pytest.approx(expected, rel=1e-9, abs=1e-9)
 
 
-def test_dedupe_and_workers_do_not_change_returns():
+def test_dedupe_and_early_stop_do_not_change_returns():
     genomes = grown_genomes(6, 10, seed=2)
     genomes = genomes + [genomes[0].copy(), genomes[3].copy()]
     base = evaluate_swingup(genomes, seed=1, generation=0, reps=2, steps=150, dtype=torch.float64, dedupe=False)
     torch.testing.assert_close(base[-2], base[0], rtol=0, atol=0)
-    for kwargs in ({"dedupe": True}, {"dedupe": False, "workers": 2}, {"early_stop": False}):
+    for kwargs in ({"dedupe": True}, {"early_stop": False}):  # workers: see the worker pool's test
         out = evaluate_swingup(genomes, seed=1, generation=0, reps=2, steps=150, dtype=torch.float64, **kwargs)
         torch.testing.assert_close(out, base, rtol=0, atol=0)
+
+
+def test_a_population_scored_in_chunks_equals_the_population_scored_whole():
+    from nograd.wann.evaluate import _balanced_chunks, _rollouts
+
+    genomes = grown_genomes(14, 25, seed=3)
+    for dtype in (torch.float32, torch.float64):
+        args = (4, 1, 2, SHARED_WEIGHTS, 120, dtype, False)
+        whole = _rollouts(genomes, *args)
+        splits = [
+            [list(range(14))[k::3] for k in range(3)],  # interleaved
+            [[0], list(range(1, 9)), list(range(9, 14))],
+            [[i] for i in range(14)],  # one genome each
+            _balanced_chunks(genomes, 2),
+        ]
+        for chunks in splits:
+            out = torch.empty_like(whole)
+            for part in chunks:
+                out[torch.tensor(part)] = _rollouts([genomes[i] for i in part], *args)
+            torch.testing.assert_close(out, whole, rtol=0, atol=0, equal_nan=True)
+
+
+def test_worker_pool_gives_the_same_bits_as_one_process_and_fails_cleanly():
+    from dataclasses import replace
+
+    from nograd.wann import SwingUpPool
+    from nograd.wann.evaluate import WorkerError
+
+    genomes = grown_genomes(9, 20, seed=4)
+    with SwingUpPool(2) as pool:
+        for dtype, generation in ((torch.float32, 0), (torch.float64, 1)):  # the same pool, reused
+            kwargs = {"seed": 2, "generation": generation, "reps": 2, "steps": 100, "dtype": dtype}
+            torch.testing.assert_close(
+                evaluate_swingup(genomes, pool=pool, **kwargs), evaluate_swingup(genomes, **kwargs), rtol=0, atol=0
+            )
+        bad = genomes[1].copy()
+        bad.nodes = [replace(n, activation=99) if n.kind == "hidden" else n for n in bad.nodes]
+        with pytest.raises(WorkerError, match="KeyError: 99; the pool is shut down"):
+            evaluate_swingup([genomes[0], bad], reps=1, steps=5, pool=pool)
+        assert pool.closed
+        with pytest.raises(WorkerError, match="closed"):
+            evaluate_swingup(genomes, reps=1, steps=5, pool=pool)
 
 
 # -- trainer and CLI ---------------------------------------------------------------------------------------------
@@ -311,7 +388,8 @@ def test_wann_cli_trains_saves_champion_and_resumes_exactly(tmp_path):
     half = CliRunner().invoke(cli, [*args, "-g", "2", "-o", str(tmp_path / "b")])
     assert half.exit_code == 0, half.output
     (run_b,) = (tmp_path / "b").iterdir()
-    resumed = CliRunner().invoke(cli, ["wann", "train", "--resume", str(run_b), "-g", "4", "-q"])
+    # the rest in two worker processes: the same bits
+    resumed = CliRunner().invoke(cli, ["wann", "train", "--resume", str(run_b), "-g", "4", "--workers", "2", "-q"])
     assert resumed.exit_code == 0, resumed.output
     a, b = load_checkpoint(run_a / "checkpoints/last.pt"), load_checkpoint(run_b / "checkpoints/last.pt")
     assert a["search"] == b["search"]

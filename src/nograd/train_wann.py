@@ -32,6 +32,7 @@ from nograd.tasks.wann_images import wann_images
 from nograd.wann import WANN, Genome, evaluate_swingup
 from nograd.wann.activations import CLASSIFY_ACTIVATIONS, CONTROL_ACTIVATIONS
 from nograd.wann.classify import evaluate_classification
+from nograd.wann.evaluate import SwingUpPool
 from nograd.wann.ranking import CROWDING_RULES
 
 if TYPE_CHECKING:
@@ -193,6 +194,7 @@ class WannTrainer:
             activations=activations,
             seed=cfg["seed"],
         )
+        self.pool: SwingUpPool | None = None  # swing-up worker processes (workers > 1), started on first use
         self.elapsed = 0.0
         self.rollouts = 0
         self.champion: Genome | None = None
@@ -242,6 +244,8 @@ class WannTrainer:
                 genomes, seed=cfg["seed"], generation=generation, reps=reps, steps=cfg["steps"], dtype=dtype
             )
         if self.data is None:
+            if cfg["workers"] > 1 and (self.pool is None or self.pool.closed):
+                self.pool = SwingUpPool(cfg["workers"])
             return evaluate_swingup(
                 genomes,
                 seed=cfg["seed"],
@@ -249,7 +253,7 @@ class WannTrainer:
                 reps=reps,
                 steps=cfg["steps"],
                 dtype=dtype,
-                workers=cfg["workers"],
+                pool=self.pool,
             )
         inputs, labels = self.data
         return evaluate_classification(
@@ -338,7 +342,14 @@ class WannTrainer:
                 )
         finally:
             bar.close()
+            self.close()
         return self.summary()
+
+    def close(self) -> None:
+        """Stop the evaluation worker processes, if any (a later ``step`` starts them again)."""
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -384,18 +395,23 @@ def train_wann(config: dict[str, Any], progress: bool = True) -> WannTrainer:
     return trainer
 
 
-def resume_wann(run_dir: str | Path, progress: bool = True, generations: int | None = None) -> WannTrainer:
-    """Continue the WANN run in ``run_dir`` from its last checkpoint (optionally to more ``generations``)."""
+def resume_wann(
+    run_dir: str | Path, progress: bool = True, generations: int | None = None, workers: int | None = None
+) -> WannTrainer:
+    """Continue the WANN run in ``run_dir`` from its last checkpoint (optionally to more ``generations``, or with
+    another number of swing-up ``workers``, which changes no result)."""
     run = RunFolder.open(run_dir)
     config = run.read_config()
     if generations is not None:
         config["generations"] = generations
+    if workers is not None:
+        config["workers"] = workers
     trainer = WannTrainer(config, run, progress=progress)
     if not run.checkpoint_path("last").exists():
         raise RunFolderError(f"Run folder {run.path} has no checkpoints/last.pt to resume from.")
     trainer.load_state_dict(run.load_checkpoint("last"))
     _truncate_rows(run.path / "metrics.csv", trainer.generation)
-    if generations is not None:
+    if generations is not None or workers is not None:
         run.write_config(trainer.config)
     trainer.fit()
     return trainer

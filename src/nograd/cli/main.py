@@ -208,7 +208,11 @@ def wann() -> None:
 @click.option("-s", "--seed", type=int, help="Seed of every random draw of the search and the rollouts.")
 @click.option("--dtype", help="float32 (default) or float64 for the rollouts.")
 @click.option("--steps", type=int, help="Steps per episode (swingup: 1000; gym tasks: the environment's time limit).")
-@click.option("--workers", type=int, help="Swing-up evaluation threads (default 1).")
+@click.option(
+    "--workers",
+    type=int,
+    help="Swing-up: worker processes that score the population (default 1; results do not depend on it).",
+)
 @click.option("--batch", type=int, help="Classification: images per rollout (default 1000).")
 @click.option("--data-dir", help="Classification: folder with the dataset files.")
 @click.option("--data-split", help="Classification: train (default) or test (for a copy with only the test files).")
@@ -253,10 +257,12 @@ def wann_train(
 
     try:
         if resume_dir is not None:
-            given = (task, population, reps, p_init_enable, tournament_size, seed, dtype, steps, workers, out, batch)
+            given = (task, population, reps, p_init_enable, tournament_size, seed, dtype, steps, out, batch)
             if any(v is not None for v in (*given, crowding, champion_retests)):
-                raise ConfigError("--resume continues a run with its own config; only -g/--generations may change.")
-            trainer = resume_wann(resume_dir, progress=not quiet, generations=generations)
+                raise ConfigError(
+                    "--resume continues a run with its own config; only -g/--generations and --workers may change."
+                )
+            trainer = resume_wann(resume_dir, progress=not quiet, generations=generations, workers=workers)
         else:
             config = {
                 "task": task,

@@ -6,7 +6,7 @@ it follows).
 """
 
 from nograd.wann.activations import ACTIVATION_NAMES, CLASSIFY_ACTIVATIONS, CONTROL_ACTIVATIONS
-from nograd.wann.evaluate import SHARED_WEIGHTS, PackedPopulation, evaluate_plain, evaluate_swingup
+from nograd.wann.evaluate import SHARED_WEIGHTS, PackedPopulation, SwingUpPool, evaluate_plain, evaluate_swingup
 from nograd.wann.export import GenomeModule, to_module
 from nograd.wann.genome import ConnGene, Genome, GenomeError, NodeGene, node_layers
 from nograd.wann.mutation import mutate
@@ -26,6 +26,7 @@ __all__ = [
     "crowding_distance",
     "PackedPopulation",
     "evaluate_swingup",
+    "SwingUpPool",
     "evaluate_plain",
     "SHARED_WEIGHTS",
     "GenomeModule",

@@ -65,8 +65,8 @@ def activation_(act: int, x: Tensor) -> Tensor:
         return x.square_().mul_(-0.5).exp_()
     if act == 5:  # tanh
         return x.tanh_()
-    if act == 6:  # (tanh(x/2) + 1) / 2, which is the logistic sigmoid (equal up to rounding)
-        return x.sigmoid_()
+    if act == 6:  # (tanh(x/2) + 1) / 2, the reference's formula of the logistic sigmoid (see ``activation_ops``)
+        return x.mul_(0.5).tanh_().add_(1.0).mul_(0.5)
     if act == 7:  # -x
         return x.neg_()
     if act == 8:  # |x|
@@ -80,18 +80,27 @@ def activation_(act: int, x: Tensor) -> Tensor:
     raise ValueError(f"Unknown WANN activation id {act}. Valid ids: 1..11.")
 
 
-#: The order of activations within a layer of the packed evaluator: the two that cost nothing (linear, -x) first.
+#: The order of activations within a layer of the packed evaluator: the two that cost nothing (linear, -x) first;
+#: tanh just before the sigmoid, so the two groups can share one tanh op.
 ACTIVATION_ORDER: dict[int, int] = {a: k for k, a in enumerate((1, 7, 3, 10, 4, 5, 6, 8, 9, 2, 11))}
 
 #: What the packed evaluator multiplies a node's input by before ``activation_ops`` (it folds this into the one
-#: multiply by the shared weight it does anyway): -x and the pi of sin(pi x) and cos(pi x) then cost no op.
-PREMULTIPLY: dict[int, float] = {3: math.pi, 7: -1.0, 10: math.pi}
+#: multiply by the shared weight it does anyway): -x, the pi of sin(pi x) and cos(pi x) and the x/2 of the sigmoid
+#: then cost no op.
+PREMULTIPLY: dict[int, float] = {3: math.pi, 6: 0.5, 7: -1.0, 10: math.pi}
 
 
-def activation_ops(act: int, x: Tensor) -> list[Callable[[], Tensor]]:
+def activation_ops(act: int, x: Tensor, tanh_done: bool = False) -> list[Callable[[], Tensor]]:
     """Bound in-place ops that turn ``PREMULTIPLY.get(act, 1) * u``, held in ``x``, into ``activation(act, u)``,
-    so a caller can replay them with no dispatch. They round as ``activation_`` does: scaling by -1 is exact, and
-    so is the -0.5 of the gaussian wherever it is applied; Python scalars are given as 0-dim tensors (cheaper)."""
+    so a caller can replay them with no dispatch. They round as ``activation_`` does: scaling by -1 or 0.5 is exact,
+    and so is the -0.5 of the gaussian wherever it is applied, and 0.5 + 0.5 t rounds as (t + 1) * 0.5 (halving
+    is exact); Python scalars are given as 0-dim tensors (cheaper).
+
+    Every op gives a value the same bits wherever it sits in ``x`` (torch's vectorised loops and their scalar
+    tails agree for these ops), so a packed population's results do not depend on how it is split into batches.
+    That is why the sigmoid is (tanh(x/2) + 1) / 2, the reference's own formula, and not ``sigmoid_``: torch's
+    vectorised sigmoid and its scalar tail round differently. The sigmoid's first op is ``tanh_``, as the tanh's
+    (its x holds u/2): a caller may apply one ``tanh_`` to both groups and pass ``tanh_done`` to get the rest."""
     zero = x.new_zeros(())
     if act in (1, 7):
         return []
@@ -101,7 +110,10 @@ def activation_ops(act: int, x: Tensor) -> list[Callable[[], Tensor]]:
         return [x.cos_]
     if act == 4:  # exp(0 + -0.5 x x): one op fewer than square, scale, exp
         return [partial(torch.addcmul, zero, x, x, value=-0.5, out=x), x.exp_]
-    simple = {2: partial(x.gt_, zero), 5: x.tanh_, 6: x.sigmoid_, 8: x.abs_, 9: x.relu_, 11: x.square_}
+    if act == 6:  # x holds u/2: tanh(u/2), then 0.5 + 0.5 tanh(u/2) in one op
+        affine = partial(torch.add, x.new_full((), 0.5), x, alpha=0.5, out=x)
+        return [affine] if tanh_done else [x.tanh_, affine]
+    simple = {2: partial(x.gt_, zero), 5: x.tanh_, 8: x.abs_, 9: x.relu_, 11: x.square_}
     if act in simple:
         return [simple[act]]
     raise ValueError(f"Unknown WANN activation id {act}. Valid ids: 1..11.")

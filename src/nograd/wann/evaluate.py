@@ -23,24 +23,41 @@ parent; the shared weights are powers of two, which makes that, and f w s = f (w
 Identical genomes (elites, and children whose mutation changed nothing) are scored once: rollout seeds are shared
 across the population, so identical networks earn identical returns.
 
+Every op gives each value the same bits wherever its row sits (``activation_ops``), so a population scored in
+chunks and concatenated equals, bit for bit, the population scored whole; ``SwingUpPool`` scores the chunks in
+worker processes (one core each: per-op Python overhead holds the GIL, so threads gain nothing).
+
 ``evaluate_plain`` is the one-network-at-a-time reference in Python floats; a test checks both agree.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from nograd.envs.swingup import MAX_STEPS, BatchedSwingUp, SwingUp, swingup_initial_states
+from nograd.errors import NogradError
 from nograd.wann.activations import ACTIVATION_ORDER, PREMULTIPLY, activation_ops, scalar_activation
 from nograd.wann.genome import Genome, node_layers
 
-__all__ = ["SHARED_WEIGHTS", "PackedPopulation", "evaluate_swingup", "evaluate_plain", "genome_key", "PlainNetwork"]
+__all__ = [
+    "SHARED_WEIGHTS",
+    "PackedPopulation",
+    "SwingUpPool",
+    "WorkerError",
+    "evaluate_swingup",
+    "evaluate_plain",
+    "genome_key",
+    "PlainNetwork",
+]
 
 #: The reference's "standard" weight set (``alg_wDist='standard'``, ``alg_nVals=6``).
 SHARED_WEIGHTS: tuple[float, ...] = (-2.0, -1.0, -0.5, 0.5, 1.0, 2.0)
@@ -195,8 +212,16 @@ class PackedPopulation:
             else:
                 parents = layer.parents(self.rows, dtype)
                 ops += [partial(torch.mm, parents, values, out=rows), partial(rows.mul_, scale)]
-            for a, b, act in layer.groups:
-                ops += activation_ops(act, rows[a:b])
+            groups, k = layer.groups, 0
+            while k < len(groups):
+                a, b, act = groups[k]
+                if act == 5 and k + 1 < len(groups) and groups[k + 1][2] == 6 and groups[k + 1][0] == b:
+                    c = groups[k + 1][1]  # tanh rows, then sigmoid rows (holding u/2): one tanh_ for both
+                    ops += [rows[a:c].tanh_, *activation_ops(6, rows[b:c], tanh_done=True)]
+                    k += 2
+                else:
+                    ops += activation_ops(act, rows[a:b])
+                    k += 1
         return ops
 
     def forward(self, values: Tensor, weight: Tensor) -> Tensor:
@@ -204,7 +229,7 @@ class PackedPopulation:
 
         ``weight`` is a [1, columns] row: the shared weight of each column. Each layer costs a sum of parents
         written, times the weights, straight into its rows (one op or two), and one op per activation present in
-        the layer (two for the gaussian).
+        the layer (two for the gaussian and the sigmoid; a layer's tanh and sigmoid groups share their tanh).
         """
         bound = getattr(self, "_bound_to", (None, None))
         if bound[0] is not values or bound[1] is not weight:
@@ -225,10 +250,9 @@ def _schedule(genomes: Sequence[Genome]) -> tuple[list[dict[int, int]], list[dic
 
     Every (stage, activation) group present costs an op or two per time step, so a node whose activation has a
     group in a stage between its enabled parents' and its enabled children's moves there (greedily, earliest
-    first, nodes in layer order). Groups of nodes that cannot move later than their layer seed the set. Sigmoid
-    nodes stay in their layer: torch's vectorised sigmoid and its scalar tail round differently, so a sigmoid's
-    last bits depend on its place in its group; every other activation gives the same bits wherever it is, so
-    moving them changes no result.
+    first, nodes in layer order). Groups of nodes that cannot move later than their layer seed the set. Every
+    activation op gives a value the same bits wherever it sits in its group (``activation_ops``), so moving a node
+    changes no result.
     """
     layers = [node_layers(g) for g in genomes]
     nets = []
@@ -247,7 +271,7 @@ def _schedule(genomes: Sequence[Genome]) -> tuple[list[dict[int, int]], list[dic
     for hidden, _, children in nets:
         latest: dict[int, int] = {}
         for own, h, act in reversed(hidden):
-            last = own if act == 6 else depth
+            last = depth
             for c in children[h]:
                 last = min(last, latest[c] - 1)
             latest[h] = last
@@ -257,13 +281,11 @@ def _schedule(genomes: Sequence[Genome]) -> tuple[list[dict[int, int]], list[dic
     stages = []
     for (hidden, parents, _), latest in zip(nets, latests):
         stage: dict[int, int] = {}
-        for own, h, act in hidden:
+        for _, h, act in hidden:
             first = 1
             for p in parents[h]:
                 first = max(first, stage[p] + 1)
-            if act == 6:
-                stage[h] = own  # first <= own: its parents' latest stages allow for it
-            elif act in (1, 7):  # linear and -x cost nothing: as early as possible
+            if act in (1, 7):  # linear and -x cost nothing: as early as possible
                 stage[h] = first
             else:
                 stage[h] = first
@@ -287,14 +309,15 @@ def evaluate_swingup(
     dedupe: bool = True,
     early_stop: bool = True,
     workers: int = 1,
+    pool: SwingUpPool | None = None,
 ) -> Tensor:
     """Returns [P, W, R]: the swing-up return of every genome with every shared weight on every repetition.
 
     Repetition r starts from ``swingup_initial_states(seed, generation, reps)[r]`` for every genome and weight.
     ``dedupe`` scores identical genomes once; ``early_stop`` checks every 64 steps whether every episode has
-    ended and stops if so (the returns are the same either way). ``workers`` > 1 splits the genomes into that many
-    packed batches stepped in parallel threads, each with one intra-op thread (torch releases the GIL inside its
-    ops, and small tensors gain nothing from intra-op threads, which only contend). Results do not depend on it.
+    ended and stops if so (the returns are the same either way). ``pool`` (a ``SwingUpPool``, made once and reused)
+    splits the genomes into one chunk per worker process, balanced by cost; ``workers`` > 1 with no pool makes a
+    pool for this call only (its processes take a second or two to start). Results do not depend on either.
     """
     if dedupe:
         keys: dict[tuple, int] = {}
@@ -304,34 +327,119 @@ def evaluate_swingup(
             for g, k in zip(genomes, index):
                 if k == len(unique):
                     unique.append(g)
-            scores = evaluate_swingup(unique, seed, generation, reps, weights, steps, dtype, False, early_stop, workers)
+            scores = evaluate_swingup(
+                unique, seed, generation, reps, weights, steps, dtype, False, early_stop, workers, pool
+            )
             return scores[torch.tensor(index)]
-    if workers > 1 and len(genomes) >= 2 * workers:
-        chunks = _balanced_chunks(genomes, workers)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            with ThreadPoolExecutor(workers) as pool:
-                parts = list(
-                    pool.map(
-                        lambda part: _rollouts(
-                            [genomes[i] for i in part], seed, generation, reps, weights, steps, dtype, early_stop
-                        ),
-                        chunks,
-                    )
-                )
-        finally:
-            torch.set_num_threads(threads)
-        out = torch.empty(len(genomes), len(weights), reps, dtype=dtype)
-        for part, scores in zip(chunks, parts):
-            out[torch.tensor(part)] = scores
-        return out
+    if pool is None and workers > 1 and len(genomes) > 1:
+        with SwingUpPool(workers) as own:
+            return own.evaluate(genomes, seed, generation, reps, weights, steps, dtype, early_stop)
+    if pool is not None and pool.workers > 1 and len(genomes) > 1:
+        return pool.evaluate(genomes, seed, generation, reps, weights, steps, dtype, early_stop)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         return _rollouts(list(genomes), seed, generation, reps, weights, steps, dtype, early_stop)
     finally:
         torch.set_num_threads(threads)
+
+
+class WorkerError(NogradError, RuntimeError):
+    """A worker process of a ``SwingUpPool`` failed or died; the pool is shut down."""
+
+
+class SwingUpPool:
+    """Worker processes that score chunks of a swing-up population; made once, reused every generation, closed
+    at the end (or used as a context manager).
+
+    Each worker runs torch with one intra-op thread. Genomes go to the workers as plain picklable dataclasses,
+    returns come back as arrays; a chunk's returns equal, bit for bit, those of the same genomes scored in one
+    process (see the module docstring), so the result is the same for any number of workers. Processes are
+    started with ``start_method`` (default "spawn": a fresh interpreter, safe whatever threads this process runs).
+    """
+
+    def __init__(self, workers: int, start_method: str = "spawn"):
+        if workers < 1:
+            raise ValueError(f"SwingUpPool needs at least one worker. Got {workers}.")
+        self.workers = workers
+        context = multiprocessing.get_context(start_method)
+        self._executor: ProcessPoolExecutor | None = ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_init_worker
+        )
+
+    def __enter__(self) -> SwingUpPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._executor is None
+
+    def close(self) -> None:
+        """Stop the worker processes (waits for them; pending chunks are cancelled). Safe to call twice."""
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    def evaluate(
+        self,
+        genomes: Sequence[Genome],
+        seed: int,
+        generation: int,
+        reps: int,
+        weights: Sequence[float],
+        steps: int,
+        dtype: torch.dtype,
+        early_stop: bool,
+    ) -> Tensor:
+        """[P, W, R] returns of ``genomes`` (no dedupe: ``evaluate_swingup`` does that), one chunk per worker."""
+        if self._executor is None:
+            raise WorkerError("This SwingUpPool is closed.")
+        if any((g.n_inputs, g.n_outputs) != (5, 1) for g in genomes):
+            raise ValueError("Swing-up networks have 5 inputs and 1 output.")
+        chunks = _balanced_chunks(genomes, min(self.workers, len(genomes)))
+        args = (seed, generation, reps, tuple(weights), steps, dtype, early_stop)
+        futures: list[Future] = []
+        try:
+            for part in chunks:
+                futures.append(self._executor.submit(_worker_rollouts, [genomes[i] for i in part], *args))
+            parts = [f.result() for f in futures]
+        except BrokenProcessPool as err:
+            self.close()
+            raise WorkerError(
+                "A WANN evaluation worker process died (out of memory or killed?); the pool is shut down. "
+                "Run with --workers 1 to evaluate in this process."
+            ) from err
+        except Exception as err:
+            self.close()
+            raise WorkerError(
+                f"A WANN evaluation worker failed with {type(err).__name__}: {err}; the pool is shut down. "
+                "Run with --workers 1 to see the error in this process."
+            ) from err
+        out = torch.empty(len(genomes), len(weights), reps, dtype=dtype)
+        for part, scores in zip(chunks, parts):
+            out[torch.tensor(part)] = torch.from_numpy(scores)
+        return out
+
+
+def _init_worker() -> None:
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+
+
+def _worker_rollouts(
+    genomes: list[Genome],
+    seed: int,
+    generation: int,
+    reps: int,
+    weights: Sequence[float],
+    steps: int,
+    dtype: torch.dtype,
+    early_stop: bool,
+) -> np.ndarray:
+    return _rollouts(genomes, seed, generation, reps, weights, steps, dtype, early_stop).numpy()
 
 
 def _balanced_chunks(genomes: Sequence[Genome], parts: int) -> list[list[int]]:
