@@ -15,8 +15,9 @@ node's packed layer (its stage) may be later or earlier than its own layer, wher
 a group of its activation already runs (``_schedule``: fewer groups, same results). The sum of a row's parents
 (``embedding_bag`` in float32, a CSR product otherwise: both add the parents one by one, in a fixed order per
 genome) is written into the layer's rows times one precomputed [rows, columns] scale, each row's factor f times each
-column's weight w. f is -1 for -x and pi for sin(pi x) and cos(pi x) (``PREMULTIPLY``), so linear and -x cost no op
-and sin and cos one. Sums run over real parents only, so a non-finite value stays in its own genome's rollout. All
+column's weight w. f is -1 for -x, pi for sin(pi x) and cos(pi x) and 1/2 for the sigmoid, (tanh(x/2) + 1) / 2
+(``PREMULTIPLY``), so linear and -x cost no op, sin and cos one and the sigmoid two (one where it shares a layer's
+tanh op). Sums run over real parents only, so a non-finite value stays in its own genome's rollout. All
 enabled connections carry the shared weight w, so w times the sum of the parents equals the sum of w times each
 parent; the shared weights are powers of two, which makes that, and f w s = f (w s), exact.
 
