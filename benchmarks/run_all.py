@@ -16,9 +16,12 @@ SCRIPTS = [
     "monte_carlo.py",
     "supermask.py",
     "mc_supermask_table.py",
+    "wann_speed.py --write",
+    "wann_swingup.py",
 ]
 
 if __name__ == "__main__":
     for script in SCRIPTS:
         print(f"== {script}", flush=True)
-        subprocess.run([sys.executable, str(HERE / script)], check=True, cwd=HERE)
+        name, *options = script.split()
+        subprocess.run([sys.executable, str(HERE / name), *options], check=True, cwd=HERE)

@@ -19,6 +19,7 @@ import warnings
 
 import torch
 
+from _report import write_section
 from nograd.seeding import addressed_generator
 from nograd.wann import WANN, PackedPopulation, SwingUpPool, evaluate_swingup
 from nograd.wann.mutation import add_connection, enable_connection, mutate
@@ -69,7 +70,14 @@ def main() -> None:
     )
     parser.add_argument("--dtype", nargs="+", default=["float32", "float64"])
     parser.add_argument("--repeat", type=int, default=5, help="generations timed per setting (the median is shown)")
+    parser.add_argument("--write", action="store_true", help="also write the wann-speed section of docs/benchmarks.md")
+    parser.add_argument("--note", default="", help="a sentence for the report, e.g. on the machine's load")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
+    table = [
+        "| population | hidden layers | (layer, activation) groups | dtype | workers | s/generation |",
+        "|---|---|---|---|---|---|",
+    ]
     torch.set_num_threads(args.threads)
     early = WANN(5, 1, population=args.population, seed=0).ask()
     grown = grown_population(args.population, args.hidden)
@@ -95,11 +103,29 @@ def main() -> None:
                 seconds = time_generations(genomes, args.reps, getattr(torch, dtype), args.repeat, pools)
                 for workers, median in seconds.items():
                     print(f"  {dtype:<8} workers={workers}  {median:6.3f} s/generation", flush=True)
+                    table.append(
+                        f"| {name}, {conns:.1f} connections | {len(packed.layers)} | {groups} | {dtype} | {workers} | "
+                        f"**{median:.3f}** |"
+                    )
     finally:
         for pool in pools.values():
             if pool is not None:
                 pool.close()
     print(f"load average after: {os.getloadavg()[0]:.2f}")
+    if args.write:
+        body = f"""## WANN: seconds per generation on swing-up (population {args.population})
+
+One generation = {args.population} genomes × 6 shared weights × {args.reps} reps = {rollouts:,} episodes of 1000 steps
+(no early stop here; the search stops once every episode has ended), including packing the population.
+"early" is a first generation (no hidden nodes), "grown" every genome mutated by the search's own roulette until it
+has {args.hidden} hidden nodes (deeper than a typical search population: see the wann-swingup section for a real
+run's generations). Median of {args.repeat} generations per row; workers = 1 is this process (one thread), N > 1 a
+pool of N processes. The reference (WANNRelease) needs about 45 s per generation at this population on two cores.
+Load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after. {args.note}
+
+{chr(10).join(table)}
+"""
+        write_section("wann-speed", body)
 
 
 if __name__ == "__main__":
