@@ -128,7 +128,7 @@ def main() -> None:
     parser.add_argument("--digits-evaluations", type=int, default=10_000)
     parser.add_argument("--adam-epochs", type=int, default=5, help="Adam on Fashion-MNIST, batch 128")
     parser.add_argument(
-        "--fashion-amc", nargs="*", default=[], help="aMC options on Fashion-MNIST as key=value (e.g. plateau=500)"
+        "--fashion-amc", nargs="*", default=["plateau=1000"], help="aMC options on Fashion-MNIST, key=value"
     )
     parser.add_argument("--skip-fashion", action="store_true")
     parser.add_argument(
