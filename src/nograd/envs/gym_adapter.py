@@ -41,7 +41,7 @@ from torch import Tensor
 
 from nograd.errors import ConfigError, MissingExtraError
 from nograd.seeding import address_seed
-from nograd.wann.evaluate import SHARED_WEIGHTS, PackedPopulation, PlainNetwork, genome_key
+from nograd.wann.evaluate import SHARED_WEIGHTS, PackedPopulation, PlainNetwork, distinct_genomes
 from nograd.wann.genome import Genome
 
 __all__ = [
@@ -152,13 +152,8 @@ class GymEvaluator:
         """Returns [P, W, R] float64: the episode return of every genome with every shared weight on every
         repetition. ``steps`` caps an episode below the environment's own time limit; ``dtype`` is the network's."""
         if dedupe:
-            keys: dict[tuple, int] = {}
-            index = [keys.setdefault(genome_key(g), len(keys)) for g in genomes]
-            if len(keys) < len(genomes):
-                unique: list[Genome] = []
-                for g, k in zip(genomes, index):
-                    if k == len(unique):
-                        unique.append(g)
+            unique, index = distinct_genomes(genomes)
+            if len(unique) < len(genomes):
                 scores = self.evaluate(unique, seed, generation, reps, weights, steps, dtype, dedupe=False)
                 return scores[torch.tensor(index)]
         threads = torch.get_num_threads()

@@ -57,6 +57,7 @@ __all__ = [
     "evaluate_swingup",
     "evaluate_plain",
     "genome_key",
+    "distinct_genomes",
     "PlainNetwork",
 ]
 
@@ -68,6 +69,17 @@ def genome_key(genome: Genome) -> tuple:
     """What the network computes depends on only this: enabled connections and node activations."""
     enabled = tuple(sorted((c.src, c.dst) for c in genome.conns if c.enabled))
     return enabled, tuple((n.id, n.activation) for n in genome.nodes)
+
+
+def distinct_genomes(genomes: Sequence[Genome]) -> tuple[list[Genome], list[int]]:
+    """The first of each set of genomes that compute the same network, and each genome's index into that list."""
+    keys: dict[tuple, int] = {}
+    index = [keys.setdefault(genome_key(g), len(keys)) for g in genomes]
+    unique: list[Genome] = []
+    for g, k in zip(genomes, index):
+        if k == len(unique):
+            unique.append(g)
+    return unique, index
 
 
 class _Layer:
@@ -321,13 +333,8 @@ def evaluate_swingup(
     pool for this call only (its processes take a second or two to start). Results do not depend on either.
     """
     if dedupe:
-        keys: dict[tuple, int] = {}
-        index = [keys.setdefault(genome_key(g), len(keys)) for g in genomes]
-        if len(keys) < len(genomes):
-            unique: list[Genome] = []
-            for g, k in zip(genomes, index):
-                if k == len(unique):
-                    unique.append(g)
+        unique, index = distinct_genomes(genomes)
+        if len(unique) < len(genomes):
             scores = evaluate_swingup(
                 unique, seed, generation, reps, weights, steps, dtype, False, early_stop, workers, pool
             )
