@@ -304,7 +304,7 @@ def wann_train(
 @click.option(
     "--tune-generations",
     type=int,
-    default=50,
+    default=100,
     show_default=True,
     help="Swing-up: CMA-ES generations per initial step (0: skip).",
 )

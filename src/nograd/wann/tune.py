@@ -158,7 +158,7 @@ class CMAES:
 def tune_swingup_weights(
     genome: Genome,
     start_weight: float,
-    generations: int = 50,
+    generations: int = 100,
     population: int = 32,
     reps: int = 8,
     sigma: float | tuple[float, ...] | list[float] = SIGMAS,
