@@ -483,7 +483,10 @@ def test_wann_eval_prints_the_table_and_individual_weights_reduce_to_shared(tmp_
     saved = json.loads((tmp_path / "eval.json").read_text())
     assert saved["task"] == "swingup" and saved["random_shared_weight"]["trials"] == 3
     assert saved["tuned_individual_weights"]["trials"] == 3 and saved["ensemble_shared_weights"] is None
-    assert saved["tuning"]["episodes"] == 8 and len(saved["tuning"]["weights"]) == genome.num_enabled
+    # every episode the tuner ran: the start on the 32 selection episodes, then per initial step (3 by default)
+    # 2 generations of 4 and its 4 finalists (best of generations 0 and 1, mean before 1, final mean) on 32
+    assert saved["tuning"]["episodes"] == 32 + 3 * (2 * 4 + 4 * 32)
+    assert saved["tuning"]["sigma"] == [0.5, 0.1, 0.02] and len(saved["tuning"]["weights"]) == genome.num_enabled
     # the tuned genome stores its weights in the connection genes; to_module(weight=None) uses them
     tuned = Genome.load(tmp_path / "champion-tuned.json")
     module = to_module(tuned, weight=None, dtype=torch.float64)
@@ -633,7 +636,7 @@ def test_tuning_individual_weights_keeps_the_start_if_nothing_beats_it():
 
     genome = grown_genomes(1, 12, seed=4)[0]
     out = tune_swingup_weights(genome, 1.0, generations=3, population=6, reps=2, select_reps=4, steps=100)
-    assert len(out["weights"]) == genome.num_enabled and len(out["history"]) == 3
+    assert len(out["weights"]) == genome.num_enabled and len(out["history"]) == 3 * 3  # 3 generations per sigma
     assert out["selection_return"] >= out["start_selection_return"]
     again = tune_swingup_weights(genome, 1.0, generations=3, population=6, reps=2, select_reps=4, steps=100)
     assert again["weights"] == out["weights"]  # seeded
@@ -713,3 +716,23 @@ def test_champion_must_win_again_on_fresh_episodes(tmp_path):
         best = [float(row["best_fitness"]) for row in csv.DictReader(f)]
     assert plain.champion_fitness == pytest.approx(max(best))  # without re-tests: the best noisy score
     assert retested.champion_fitness != pytest.approx(max(best))
+
+
+def test_tuning_runs_once_per_sigma_each_from_the_best_point_so_far():
+    from nograd.wann.tune import tune_swingup_weights
+
+    genome = grown_genomes(1, 12, seed=4)[0]
+    kw = dict(generations=2, population=6, reps=2, select_reps=4, steps=60, dtype=torch.float64)
+    out = tune_swingup_weights(genome, 1.0, sigma=[0.5, 0.1], **kw)
+    assert len(out["history"]) == 4 and [p["sigma"] for p in out["phases"]] == [0.5, 0.1]
+    first, second = out["phases"]
+    assert first["start_selection_return"] == out["start_selection_return"]
+    assert second["start_selection_return"] == first["selection_return"] >= first["start_selection_return"]
+    assert out["selection_return"] == second["selection_return"] >= second["start_selection_return"]
+    # the first run is the single-sigma tuner; each run's finalists: best of 2 generations, 1 mean before the
+    # last, the final mean
+    alone = tune_swingup_weights(genome, 1.0, sigma=0.5, **kw)
+    assert alone["phases"] == [first] and alone["history"] == out["history"][:2]
+    assert out["episodes"] == 4 + 2 * (2 * 6 * 2 + 4 * 4)
+    with pytest.raises(ValueError, match="positive"):
+        tune_swingup_weights(genome, 1.0, sigma=[], **kw)

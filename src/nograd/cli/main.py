@@ -302,11 +302,20 @@ def wann_train(
 @click.option("--task", help="swingup, mnist256, fashion-mnist256 or digits. Default: the run's, or from the genome.")
 @click.option("--sweep", type=int, default=41, show_default=True, help="Shared weights tried over [-2, 2].")
 @click.option(
-    "--tune-generations", type=int, default=100, show_default=True, help="Swing-up: CMA-ES generations (0: skip)."
+    "--tune-generations",
+    type=int,
+    default=100,
+    show_default=True,
+    help="Swing-up: CMA-ES generations per initial step (0: skip).",
 )
 @click.option("--tune-population", type=int, default=32, show_default=True, help="Swing-up: CMA-ES population.")
 @click.option("--tune-reps", type=int, default=8, show_default=True, help="Swing-up: episodes per weight vector.")
-@click.option("--tune-sigma", type=float, default=0.5, show_default=True, help="Swing-up: CMA-ES initial step.")
+@click.option(
+    "--tune-sigma",
+    default="0.5,0.1,0.02",
+    show_default=True,
+    help="Swing-up: CMA-ES initial steps, one run each, each run from the best point of the ones before.",
+)
 @click.option("--adam-steps", type=int, default=2000, show_default=True, help="Images: Adam steps (0: skip).")
 @click.option("--adam-lr", type=float, default=0.01, show_default=True, help="Images: Adam learning rate.")
 @click.option("--adam-batch", type=int, default=256, show_default=True, help="Images: Adam minibatch size.")
@@ -321,7 +330,7 @@ def wann_eval(
     tune_generations: int,
     tune_population: int,
     tune_reps: int,
-    tune_sigma: float,
+    tune_sigma: str,
     adam_steps: int,
     adam_lr: float,
     adam_batch: int,

@@ -38,7 +38,7 @@ from nograd.seeding import addressed_generator
 from nograd.wann.evaluate import SHARED_WEIGHTS, evaluate_swingup
 from nograd.wann.export import GenomeModule
 from nograd.wann.genome import Genome
-from nograd.wann.tune import rollout_weights, tune_swingup_weights
+from nograd.wann.tune import SIGMAS, rollout_weights, tune_swingup_weights
 
 __all__ = [
     "assess_swingup",
@@ -97,7 +97,7 @@ def assess_swingup(
     tune_generations: int = 100,
     tune_population: int = 32,
     tune_reps: int = 8,
-    tune_sigma: float = 0.5,
+    tune_sigma: float | str | tuple[float, ...] = SIGMAS,
     callback: Callable[[int, float, float], None] | None = None,
 ) -> dict[str, Any]:
     """The four swing-up columns for ``genome`` as {column: {mean, sd, trials}}, plus the tuned weights.
@@ -140,7 +140,7 @@ def assess_swingup(
             generations=tune_generations,
             population=tune_population,
             reps=tune_reps,
-            sigma=tune_sigma,
+            sigma=parse_sigmas(tune_sigma),
             seed=seed,
             callback=callback,
         )
@@ -152,8 +152,9 @@ def assess_swingup(
             "generations": tune_generations,
             "population": tune_population,
             "reps": tune_reps,
-            "sigma": tune_sigma,
-            "episodes": tune_generations * tune_population * tune_reps,
+            "sigma": list(parse_sigmas(tune_sigma)),
+            "phases": tuning_result["phases"],
+            "episodes": tuning_result["episodes"],
             "selection_return": tuning_result["selection_return"],
             "start_selection_return": tuning_result["start_selection_return"],
             "connections": tuning_result["connections"],
@@ -346,6 +347,22 @@ def locate_champion(source: str | Path) -> tuple[Path, dict[str, Any] | None]:
     return source, config
 
 
+def parse_sigmas(value: float | str | tuple[float, ...] | list[float]) -> tuple[float, ...]:
+    """The tuner's initial steps from a number, a sequence or a comma-separated string ('0.5,0.1,0.02')."""
+    try:
+        if isinstance(value, str):
+            sigmas = tuple(float(v) for v in value.split(","))
+        elif isinstance(value, (int, float)):
+            sigmas = (float(value),)
+        else:
+            sigmas = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        sigmas = ()
+    if not sigmas or not all(s > 0 for s in sigmas):
+        raise ConfigError(f"The '--tune-sigma' option must be positive numbers separated by commas. Got {value!r}.")
+    return sigmas
+
+
 def eval_wann(
     source: str | Path,
     task: str | None = None,
@@ -355,7 +372,7 @@ def eval_wann(
     tune_generations: int = 100,
     tune_population: int = 32,
     tune_reps: int = 8,
-    tune_sigma: float = 0.5,
+    tune_sigma: float | str | tuple[float, ...] = SIGMAS,
     adam_steps: int = 2000,
     adam_lr: float = 0.01,
     adam_batch: int = 256,
@@ -374,6 +391,7 @@ def eval_wann(
     for name, value in (("tune_population", tune_population), ("tune_reps", tune_reps), ("adam_batch", adam_batch)):
         if value < (2 if name == "tune_population" else 1):
             raise ConfigError(f"The '--{name.replace('_', '-')}' option is too small. Got {value}.")
+    tune_sigma = parse_sigmas(tune_sigma)
     genome_file, config = locate_champion(source)
     genome = Genome.load(genome_file)
     if task is None and config is not None and config.get("task") in EVAL_TASKS:

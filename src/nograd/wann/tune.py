@@ -4,11 +4,17 @@ CMA-ES over them.
 The WANN paper's fourth column ("tuned weights", 932 ± 6 on swing-up) trains every connection's weight of the
 champion's topology. Here that is CMA-ES (Hansen's (μ/μ_w, λ)-CMA-ES, as in his tutorial "The CMA Evolution
 Strategy", 2016, with the default parameters) started from the tuned shared weight (every connection = the best
-shared weight), sigma 0.5 by default. Each generation scores all λ weight vectors on the same ``reps`` start
+shared weight). The initial step decides what it finds: WANN networks (step, sin(πx) and Gaussian nodes, a
+shared weight tuned to a narrow optimum) are so sensitive that at sigma 0.5 no Gaussian step from our champions'
+start beats it and CMA-ES drifts about in noise, while on the paper's champion sigma 0.5 finds a far better region
+than small steps do. So by default the tuner runs CMA-ES once per initial step of ``SIGMAS`` (0.5, 0.1, 0.02;
+``generations`` each), each run from the best point so far, and keeps a run's pick only if it beats that point on
+the selection episodes. Each generation scores all λ weight vectors on the same ``reps`` start
 states (common random numbers, drawn fresh each generation and addressed by (seed, 'swingup-tune', generation,
-rep)); at the end the starting point, the final mean and the best vector of each of the last generations are
-scored again on ``select_reps`` separate episodes (address 'swingup-select') and the best of those is returned,
-so the pick is not the luckiest draw of one generation. The caller measures it on its own trials.
+rep; runs after the first use 'swingup-tune-<run>'); at the end of a run the means and the best vectors of its
+last five generations are scored again on ``select_reps`` separate episodes (address 'swingup-select', the same
+for every run and for the starting point) and the best of those is the run's pick, so the pick is not the
+luckiest draw of one generation. The caller measures the final point on its own trials.
 
 ``rollout_weights`` runs one genome with a population of weight vectors: ``GenomeModule.matrices`` turns [K, C]
 weights into per-layer [K, earlier, layer] matrices once, and each time step is one batched matrix product per
@@ -29,7 +35,10 @@ from nograd.seeding import address_seed, addressed_generator
 from nograd.wann.export import GenomeModule
 from nograd.wann.genome import Genome
 
-__all__ = ["rollout_weights", "CMAES", "tune_swingup_weights", "addressed_starts"]
+__all__ = ["rollout_weights", "CMAES", "tune_swingup_weights", "addressed_starts", "SIGMAS"]
+
+SIGMAS = (0.5, 0.1, 0.02)
+"""The default initial steps of the tuner's successive CMA-ES runs."""
 
 
 def addressed_starts(seed: int, key: str, generation: int, reps: int, dtype: torch.dtype = torch.float64) -> Tensor:
@@ -152,49 +161,74 @@ def tune_swingup_weights(
     generations: int = 100,
     population: int = 32,
     reps: int = 8,
-    sigma: float = 0.5,
+    sigma: float | tuple[float, ...] | list[float] = SIGMAS,
     select_reps: int = 32,
     seed: int = 0,
     steps: int = MAX_STEPS,
     dtype: torch.dtype = torch.float32,
     callback: Callable[[int, float, float], None] | None = None,
 ) -> dict[str, Any]:
-    """CMA-ES over the genome's connection weights from all = ``start_weight`` (see the module docstring).
+    """CMA-ES over the genome's connection weights from all = ``start_weight`` (see the module docstring): one
+    run of ``generations`` per initial step in ``sigma``, each from the pick of the runs before.
 
     Returns {'weights': the chosen [C] vector as a list, 'selection_return': its mean over the selection
     episodes, 'start_selection_return': the starting point's, 'history': per generation (best, mean) training
-    return, 'connections': [(src, dst), ...]}. ``callback(generation, best, mean)`` is called after each
-    generation.
+    return, 'phases': per run {'sigma', 'start_selection_return', 'selection_return', 'pick'} (pick 0: the run's
+    start was kept), 'episodes': every episode run (generations and selections), 'connections': [(src, dst),
+    ...]}. ``callback(generation, best, mean)`` is called after each generation (numbered across the runs).
     """
+    sigmas = [float(sigma)] if isinstance(sigma, (int, float)) else [float(s) for s in sigma]
+    if not sigmas or not all(s > 0 for s in sigmas):
+        raise ValueError(f"sigma must be a positive number or a non-empty list of them. Got {sigma!r}.")
     module = GenomeModule(genome, dtype=dtype)
     C = len(module.connections)
-    x0 = torch.full((C,), float(start_weight), dtype=torch.float64)
+    x = torch.full((C,), float(start_weight), dtype=torch.float64)
     if C == 0:
         return {"weights": [], "selection_return": math.nan, "start_selection_return": math.nan, "history": []}
-    es = CMAES(x0, sigma, population, seed=address_seed(seed, "cmaes"))
+    select_starts = addressed_starts(seed, "swingup-select", 0, select_reps, dtype)
+
+    def select(pool: Tensor) -> Tensor:
+        return rollout_weights(module, pool, select_starts, steps, dtype).to(torch.float64).mean(dim=1)
+
     history: list[tuple[float, float]] = []
-    finalists = [x0]
-    for g in range(generations):
-        candidates = es.ask()
-        starts = addressed_starts(seed, "swingup-tune", g, reps, dtype)
-        returns = rollout_weights(module, candidates, starts, steps, dtype).to(torch.float64).mean(dim=1)
-        fitness = torch.nan_to_num(returns, nan=-math.inf)
-        best = int(fitness.argmax())
-        history.append((float(fitness[best]), float(returns.nanmean())))
-        if g >= generations - 5:
-            finalists.append(candidates[best])
-        es.tell(candidates, fitness)
-        if callback is not None:
-            callback(g, *history[-1])
-    finalists.append(es.mean.clone())
-    pool = torch.stack(finalists)
-    starts = addressed_starts(seed, "swingup-select", 0, select_reps, dtype)
-    selection = rollout_weights(module, pool, starts, steps, dtype).to(torch.float64).mean(dim=1)
-    pick = int(torch.nan_to_num(selection, nan=-math.inf).argmax())
+    phases: list[dict[str, Any]] = []
+    x_return = float(select(x.view(1, -1))[0])
+    start_return = x_return
+    episodes = select_reps
+    for p, s in enumerate(sigmas):
+        es = CMAES(x, s, population, seed=address_seed(seed, "cmaes", p) if p else address_seed(seed, "cmaes"))
+        finalists = []
+        for g in range(generations):
+            if g >= generations - 5 and g > 0:
+                finalists.append(es.mean.clone())
+            candidates = es.ask()
+            key = "swingup-tune" if p == 0 else f"swingup-tune-{p}"
+            starts = addressed_starts(seed, key, g, reps, dtype)
+            returns = rollout_weights(module, candidates, starts, steps, dtype).to(torch.float64).mean(dim=1)
+            fitness = torch.nan_to_num(returns, nan=-math.inf)
+            best = int(fitness.argmax())
+            history.append((float(fitness[best]), float(returns.nanmean())))
+            if g >= generations - 5:
+                finalists.append(candidates[best])
+            es.tell(candidates, fitness)
+            episodes += es.lam * reps
+            if callback is not None:
+                callback(len(history) - 1, *history[-1])
+        finalists.append(es.mean.clone())
+        selection = torch.nan_to_num(select(torch.stack(finalists)), nan=-math.inf)
+        episodes += len(finalists) * select_reps
+        pick = int(selection.argmax())
+        phase = {"sigma": s, "start_selection_return": x_return, "selection_return": x_return, "pick": 0}
+        if float(selection[pick]) > x_return:  # elitist: a run's pick replaces its start only if it beats it
+            x, x_return = finalists[pick], float(selection[pick])
+            phase.update(selection_return=x_return, pick=pick + 1)
+        phases.append(phase)
     return {
-        "weights": pool[pick].tolist(),
-        "selection_return": float(selection[pick]),
-        "start_selection_return": float(selection[0]),
+        "weights": x.tolist(),
+        "selection_return": x_return,
+        "start_selection_return": start_return,
         "history": history,
+        "phases": phases,
+        "episodes": episodes,
         "connections": [list(c) for c in module.connections],
     }
