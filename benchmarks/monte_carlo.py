@@ -75,12 +75,8 @@ def run_row(dataset: str, method: str, config: dict[str, Any], rows: list[dict],
 
 def reuse_key(config: dict[str, Any]) -> tuple:
     """Which run a folder stands in for: task, method, seed and budget."""
-    return (
-        config["task"]["name"],
-        config["method"]["name"],
-        config["seed"],
-        json.dumps(config["budget"], sort_keys=True),
-    )
+    budget = {k: v for k, v in config["budget"].items() if v is not None}  # the trainer fills in the unset ones
+    return (config["task"]["name"], config["method"]["name"], config["seed"], json.dumps(budget, sort_keys=True))
 
 
 def run(dataset: str, label: str, config: dict[str, Any], out: str, reuse: dict) -> dict[str, Any]:
