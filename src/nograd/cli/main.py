@@ -352,11 +352,23 @@ def wann_eval(
     from nograd.wann import Genome
     from nograd.wann.assess import eval_wann, format_table, tuned_genome
 
-    bar = tqdm(total=None, disable=quiet, desc="tuning", unit="gen", dynamic_ncols=True, mininterval=0.5, leave=False)
+    bars: list = []  # made on the first tuning generation, so a bad argument prints its error alone
 
     def progress(step: int, best: float, mean: float) -> None:
-        bar.update(1)
-        bar.set_postfix(best=f"{best:.3g}", refresh=False)
+        if not bars:
+            bars.append(
+                tqdm(
+                    total=None,
+                    disable=quiet,
+                    desc="tuning",
+                    unit="gen",
+                    dynamic_ncols=True,
+                    mininterval=0.5,
+                    leave=False,
+                )
+            )
+        bars[0].update(1)
+        bars[0].set_postfix(best=f"{best:.3g}", refresh=False)
 
     try:
         result = eval_wann(
@@ -376,7 +388,8 @@ def wann_eval(
             callback=progress,
         )
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
     click.echo(
         f"{result['task']} champion: {result['connections']} connections, {result['hidden_nodes']} hidden nodes; "
         f"{trials} trials per random column"
