@@ -92,7 +92,7 @@ def main() -> None:
             if pool is not None:
                 evaluate_swingup(early, steps=1, pool=pool)
         for name, genomes in (("early (no hidden nodes)", early), (f"grown ({args.hidden}+ hidden nodes)", grown)):
-            conns = sum(g.num_enabled for g in genomes) / len(genomes)
+            conns = sum(g.num_active for g in genomes) / len(genomes)
             packed = PackedPopulation(genomes)
             groups = sum(len(layer.groups) for layer in packed.layers)
             print(

@@ -274,7 +274,11 @@ def test_swingup_done_handling_and_reward_bounds():
 
 # -- batched == plain --------------------------------------------------------------------------------------------
 def test_packed_network_equals_plain_network_on_random_genomes():
-    genomes = grown_genomes(12, 25) + [Genome.fully_connected(5, 1, [False] * 6)]
+    grown = grown_genomes(12, 25)
+    assert all(g.expression == "reference" for g in grown)
+    as_genes = [Genome(g.n_inputs, g.n_outputs, g.nodes, g.conns, "genes") for g in grown]
+    assert any(g.num_active != h.num_active for g, h in zip(grown, as_genes))  # some split hidden connections
+    genomes = grown + as_genes + [Genome.fully_connected(5, 1, [False] * 6)]
     packed = PackedPopulation(genomes, torch.float64)
     values = packed.new_values(len(SHARED_WEIGHTS) * 2)
     inputs = torch.randn(
@@ -288,6 +292,44 @@ def test_packed_network_equals_plain_network_on_random_genomes():
         for col in range(values.shape[1]):
             expected = network(float(weight[0, col]), inputs[:, p, col].tolist())[0]
             assert float(out[p, col]) == pytest.approx(expected, rel=1e-12, abs=1e-12, nan_ok=True)
+
+
+def test_reference_expression_keeps_a_split_hidden_connection_working(tmp_path):
+    # The reference's getNodeOrder sets the hidden block of the weight matrix to 1 wherever it is nonzero, through a
+    # view, after marking disabled genes NaN: a disabled hidden -> hidden connection still carries the signal. A
+    # disabled connection that touches an input or an output stays off.
+    from nograd.wann.export import to_module
+
+    nodes = [NodeGene(0, "bias")] + [NodeGene(i, "input") for i in range(1, 6)] + [NodeGene(6, "output")]
+    nodes += [NodeGene(7, "hidden", 1), NodeGene(8, "hidden", 1), NodeGene(9, "hidden", 7)]  # 9 is -x
+    conns = [ConnGene(k, k, 6, 1.0, False) for k in range(6)]
+    conns += [
+        ConnGene(10, 1, 7),
+        ConnGene(11, 7, 8, 1.0, False),  # split into 7 -> 9 -> 8
+        ConnGene(12, 7, 9),
+        ConnGene(13, 9, 8),
+        ConnGene(14, 8, 6),
+        ConnGene(15, 2, 8, 1.0, False),  # disabled input -> hidden: off in both expressions
+    ]
+    w, x = 2.0, [1.0, 5.0, 0.0, 0.0, 0.0]
+    expected = {"genes": -(w**4) * x[0], "reference": w**3 * x[0] - w**4 * x[0]}  # -16, -8
+    for expression, value in expected.items():
+        genome = Genome(5, 1, nodes, conns, expression)
+        genome.validate()
+        assert genome.num_active == {"genes": 4, "reference": 5}[expression] and genome.num_enabled == 4
+        assert PlainNetwork(genome)(w, x) == [value]
+        packed = PackedPopulation([genome], torch.float64)
+        values = packed.new_values(1)
+        packed.input_rows(values).copy_(torch.tensor(x, dtype=torch.float64).view(5, 1, 1))
+        assert float(packed.forward(values, torch.tensor([[w]], dtype=torch.float64))[0, 0, 0]) == value
+        assert to_module(genome, w, dtype=torch.float64)(torch.tensor([x], dtype=torch.float64)).item() == value
+        genome.save(tmp_path / f"{expression}.json")
+        assert Genome.load(tmp_path / f"{expression}.json").expression == expression
+    data = Genome(5, 1, nodes, conns, "reference").to_dict()
+    del data["expression"]  # files written before the field: the genes' own meaning
+    assert Genome.from_dict(data).expression == "genes"
+    with pytest.raises(GenomeError, match="Unknown genome expression"):
+        Genome(5, 1, nodes, conns, "neat").validate()
 
 
 def test_packed_parent_sums_by_embedding_bag_and_by_csr_product_give_the_same_bits(monkeypatch):
@@ -573,7 +615,7 @@ def test_exported_module_equals_the_plain_network():
             assert out_shared[b].tolist() == pytest.approx(expected, rel=1e-12, abs=1e-12, nan_ok=True)
             expected = plain_individual(1.0, x[b].tolist())
             assert out_individual[b].tolist() == pytest.approx(expected, rel=1e-12, abs=1e-12, nan_ok=True)
-    with pytest.raises(ValueError, match="one entry per enabled connection"):
+    with pytest.raises(ValueError, match="one entry per active connection"):
         to_module(genomes[0], [1.0, 2.0])
 
 
@@ -598,13 +640,13 @@ def test_adam_trains_the_exported_module():
 
 
 def test_batched_weight_rollouts_equal_plain_rollouts():
-    from nograd.wann.export import enabled_connections
+    from nograd.wann.export import active_connections
     from nograd.wann.tune import addressed_starts, rollout_weights
 
     starts = addressed_starts(0, "test", 0, 2)
     rng = torch.Generator().manual_seed(0)
     for genome in grown_genomes(5, 20, seed=1):
-        conns = enabled_connections(genome)
+        conns = active_connections(genome)
         weights = torch.randn(3, len(conns), generator=rng, dtype=torch.float64)
         returns = rollout_weights(genome, weights, starts, steps=40)
         paired = rollout_weights(genome, weights[:2], starts.unsqueeze(1), steps=40)

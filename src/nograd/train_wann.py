@@ -33,6 +33,7 @@ from nograd.wann import WANN, Genome, evaluate_swingup
 from nograd.wann.activations import CLASSIFY_ACTIVATIONS, CONTROL_ACTIVATIONS
 from nograd.wann.classify import evaluate_classification
 from nograd.wann.evaluate import SwingUpPool
+from nograd.wann.genome import EXPRESSIONS
 from nograd.wann.ranking import CROWDING_RULES
 
 if TYPE_CHECKING:
@@ -96,6 +97,7 @@ DEFAULTS: dict[str, Any] = {
     "data_split": "train",
     "champion_retests": 20,
     "crowding": "reference",
+    "expression": "reference",
     "out": "runs",
 }
 
@@ -127,6 +129,7 @@ _CONSTRAINTS = {
     "batch": Interval(int, 1, None),
     "champion_retests": Interval(int, 0, None),
     "crowding": Options(CROWDING_RULES),
+    "expression": Options(EXPRESSIONS),
     "data_split": Options(("train", "test")),
 }
 
@@ -191,6 +194,7 @@ class WannTrainer:
             p_init_enable=float(cfg["p_init_enable"]),
             tournament_size=cfg["tournament_size"],
             crowding=cfg["crowding"],
+            expression=cfg["expression"],
             activations=activations,
             seed=cfg["seed"],
         )
@@ -290,7 +294,7 @@ class WannTrainer:
             self.champion, self.champion_fitness = genomes[best].copy(), float(ranked[best])
         seconds = time.perf_counter() - started
         self.elapsed += seconds
-        connections = [g.num_enabled for g in genomes]
+        connections = [g.num_active for g in genomes]
         hidden = [len(g.hidden) for g in genomes]
         row = {
             "generation": generation,
@@ -301,7 +305,7 @@ class WannTrainer:
             "mean_fitness": float(torch.nanmean(mean)),
             "best_max_fitness": float(torch.nan_to_num(best_weight, nan=-math.inf).max()),
             "champion_fitness": self.champion_fitness,
-            "champion_connections": self.champion.num_enabled if self.champion is not None else 0,
+            "champion_connections": self.champion.num_active if self.champion is not None else 0,
             "mean_connections": sum(connections) / len(connections),
             "mean_hidden": sum(hidden) / len(hidden),
             "max_hidden": max(hidden),
@@ -357,7 +361,7 @@ class WannTrainer:
             "seed": self.config["seed"],
             "generations": self.generation,
             "champion_fitness": self.champion_fitness,
-            "champion_connections": None if self.champion is None else self.champion.num_enabled,
+            "champion_connections": None if self.champion is None else self.champion.num_active,
             "champion_hidden": None if self.champion is None else len(self.champion.hidden),
             "wall_seconds": round(self.elapsed, 2),
             "rollouts": self.rollouts,
@@ -402,6 +406,8 @@ def resume_wann(
     another number of swing-up ``workers``, which changes no result)."""
     run = RunFolder.open(run_dir)
     config = run.read_config()
+    config.setdefault("expression", "genes")  # runs made before the option expressed genomes this way
+    config.setdefault("crowding", "nsga2")  # and ranked this way
     if generations is not None:
         config["generations"] = generations
     if workers is not None:

@@ -201,6 +201,12 @@ def wann() -> None:
     help="Crowding distance within a front: the authors' code (reference, default) or NSGA-II's normalised one.",
 )
 @click.option(
+    "--expression",
+    type=click.Choice(["reference", "genes"]),
+    help="How genomes are expressed: as the authors' code (reference, default: a disabled connection between two "
+    "hidden nodes still works) or as the genes say (genes).",
+)
+@click.option(
     "--champion-retests",
     type=int,
     help="Fresh evaluations (x reps) a generation's best must win on to become champion (default 20; 0: none).",
@@ -232,6 +238,7 @@ def wann_train(
     p_init_enable: float | None,
     tournament_size: int | None,
     crowding: str | None,
+    expression: str | None,
     champion_retests: int | None,
     seed: int | None,
     dtype: str | None,
@@ -258,7 +265,7 @@ def wann_train(
     try:
         if resume_dir is not None:
             given = (task, population, reps, p_init_enable, tournament_size, seed, dtype, steps, out, batch)
-            if any(v is not None for v in (*given, crowding, champion_retests)):
+            if any(v is not None for v in (*given, crowding, expression, champion_retests)):
                 raise ConfigError(
                     "--resume continues a run with its own config; only -g/--generations and --workers may change."
                 )
@@ -272,6 +279,7 @@ def wann_train(
                 "p_init_enable": p_init_enable,
                 "tournament_size": tournament_size,
                 "crowding": crowding,
+                "expression": expression,
                 "champion_retests": champion_retests,
                 "seed": seed,
                 "dtype": dtype,

@@ -129,7 +129,7 @@ def assess_swingup(
         "tuned_shared_weight_value": best,
         "tuned_individual_weights": None,
         "ensemble_shared_weights": None,
-        "connections": genome.num_enabled,
+        "connections": genome.num_active,
         "hidden_nodes": len(genome.hidden),
         "paper": dict(PAPER_SWINGUP),
     }
@@ -245,7 +245,7 @@ def assess_classification(
         "ensemble_shared_weights": {"mean": ensemble, **one},
         "ensemble_weights": list(SHARED_WEIGHTS),
         "tuning": adam,
-        "connections": genome.num_enabled,
+        "connections": genome.num_active,
         "hidden_nodes": len(genome.hidden),
         "train_images": int(x_train.shape[0]),
         "test_images": int(x_test.shape[0]),
@@ -414,14 +414,15 @@ def eval_wann(
 
 
 def tuned_genome(genome: Genome, result: dict[str, Any]) -> Genome | None:
-    """A copy of ``genome`` whose enabled connections carry the tuned individual weights of ``result`` (None if
+    """A copy of ``genome`` whose active connections carry the tuned individual weights of ``result`` (None if
     there are none): ``to_module(tuned, weight=None)`` is then the tuned network."""
     tuning = result.get("tuning") or {}
     if "weights" not in tuning:
         return None
     weights = dict(zip(map(tuple, tuning["connections"]), tuning["weights"]))
     out = genome.copy()
+    active = {(c.src, c.dst) for c in out.active_conns()}
     for k, c in enumerate(out.conns):
-        if c.enabled and (c.src, c.dst) in weights:
+        if (c.src, c.dst) in active and (c.src, c.dst) in weights:
             out.with_conn(k, weight=float(weights[(c.src, c.dst)]))
     return out

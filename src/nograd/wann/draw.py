@@ -1,8 +1,8 @@
 """Draw a WANN genome with matplotlib: inputs on the left, layers left to right, nodes coloured by activation.
 
-The way the paper draws its champions (Gaier & Ha 2019, Figs. 1 and 5): enabled connections only, since a WANN's
-connections all carry the same weight. Needs only matplotlib (no graphviz binary); the file type follows the
-suffix (.png, .svg, .pdf).
+The way the paper draws its champions (Gaier & Ha 2019, Figs. 1 and 5): the connections that carry a signal
+(``Genome.active_conns``) only, since a WANN's connections all carry the same weight. Needs only matplotlib (no
+graphviz binary); the file type follows the suffix (.png, .svg, .pdf).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def draw_genome(
     import matplotlib.pyplot as plt
 
     layer = node_layers(genome)
-    enabled = [c for c in genome.conns if c.enabled]
+    enabled = genome.active_conns()
     used = {c.src for c in enabled} | {c.dst for c in enabled}
     shown = [n for n in genome.nodes if n.kind != "hidden" or n.id in used]
     columns: dict[int, list[int]] = {}

@@ -11,15 +11,15 @@ rollouts of a genome (shared weight w, repetition r), so one time step is
 
 Rows are ordered by (packed layer, activation, genome, node), so each layer's rows are contiguous and every
 activation is applied once per layer to a contiguous slice, whatever mixture of genomes is in the batch. A hidden
-node's packed layer (its stage) may be later or earlier than its own layer, where its enabled connections allow and
+node's packed layer (its stage) may be later or earlier than its own layer, where its active connections allow and
 a group of its activation already runs (``_schedule``: fewer groups, same results). The sum of a row's parents
 (``embedding_bag`` in float32, a CSR product otherwise: both add the parents one by one, in a fixed order per
 genome) is written into the layer's rows times one precomputed [rows, columns] scale, each row's factor f times each
 column's weight w. f is -1 for -x, pi for sin(pi x) and cos(pi x) and 1/2 for the sigmoid, (tanh(x/2) + 1) / 2
 (``PREMULTIPLY``), so linear and -x cost no op, sin and cos one and the sigmoid two (one where it shares a layer's
 tanh op). Sums run over real parents only, so a non-finite value stays in its own genome's rollout. All
-enabled connections carry the shared weight w, so w times the sum of the parents equals the sum of w times each
-parent; the shared weights are powers of two, which makes that, and f w s = f (w s), exact.
+active connections (``Genome.active_conns``) carry the shared weight w, so w times the sum of the parents equals
+the sum of w times each parent; the shared weights are powers of two, which makes that, and f w s = f (w s), exact.
 
 Identical genomes (elites, and children whose mutation changed nothing) are scored once: rollout seeds are shared
 across the population, so identical networks earn identical returns.
@@ -66,9 +66,9 @@ SHARED_WEIGHTS: tuple[float, ...] = (-2.0, -1.0, -0.5, 0.5, 1.0, 2.0)
 
 
 def genome_key(genome: Genome) -> tuple:
-    """What the network computes depends on only this: enabled connections and node activations."""
-    enabled = tuple(sorted((c.src, c.dst) for c in genome.conns if c.enabled))
-    return enabled, tuple((n.id, n.activation) for n in genome.nodes)
+    """What the network computes depends on only this: active connections and node activations."""
+    active = tuple(sorted((c.src, c.dst) for c in genome.active_conns()))
+    return active, tuple((n.id, n.activation) for n in genome.nodes)
 
 
 def distinct_genomes(genomes: Sequence[Genome]) -> tuple[list[Genome], list[int]]:
@@ -153,9 +153,8 @@ class PackedPopulation:
                 (layer[n.id], ACTIVATION_ORDER[n.activation] if layer[n.id] else 0, n.id) for n in genome.nodes
             )
             order = {node: k for k, (_, _, node) in enumerate(ranked)}
-            for c in genome.conns:
-                if c.enabled:
-                    parents.setdefault(row[(p, c.dst)], []).append((order[c.src], row[(p, c.src)]))
+            for c in genome.active_conns():
+                parents.setdefault(row[(p, c.dst)], []).append((order[c.src], row[(p, c.src)]))
 
         self.layers: list[_Layer] = []
         k = 0
@@ -262,7 +261,7 @@ def _schedule(genomes: Sequence[Genome]) -> tuple[list[dict[int, int]], list[dic
     """Per genome, ``node_layers`` and the stage (packed layer) of every hidden node.
 
     Every (stage, activation) group present costs an op or two per time step, so a node whose activation has a
-    group in a stage between its enabled parents' and its enabled children's moves there (greedily, earliest
+    group in a stage between its parents' and its children's moves there (greedily, earliest
     first, nodes in layer order). Groups of nodes that cannot move later than their layer seed the set. Every
     activation op gives a value the same bits wherever it sits in its group (``activation_ops``), so moving a node
     changes no result.
@@ -273,8 +272,8 @@ def _schedule(genomes: Sequence[Genome]) -> tuple[list[dict[int, int]], list[dic
         hidden = sorted((layer[n.id], n.id, n.activation) for n in genome.nodes if n.kind == "hidden")
         parents: dict[int, list[int]] = {h: [] for _, h, _ in hidden}
         children: dict[int, list[int]] = {h: [] for _, h, _ in hidden}
-        for c in genome.conns:
-            if c.enabled and c.src in parents and c.dst in parents:
+        for c in genome.active_conns():
+            if c.src in parents and c.dst in parents:
                 parents[c.dst].append(c.src)
                 children[c.src].append(c.dst)
         nets.append((hidden, parents, children))
@@ -451,8 +450,8 @@ def _worker_rollouts(
 
 
 def _balanced_chunks(genomes: Sequence[Genome], parts: int) -> list[list[int]]:
-    """Split genome indices into ``parts`` lists of about equal total size (nodes + enabled connections)."""
-    cost = [len(g.nodes) + g.num_enabled for g in genomes]
+    """Split genome indices into ``parts`` lists of about equal total size (nodes + active connections)."""
+    cost = [len(g.nodes) + g.num_active for g in genomes]
     chunks: list[list[int]] = [[] for _ in range(parts)]
     load = [0] * parts
     for i in sorted(range(len(genomes)), key=lambda i: -cost[i]):
@@ -504,9 +503,8 @@ class PlainNetwork:
             n.id for n in sorted(genome.nodes, key=lambda n: (layer[n.id], n.id)) if n.kind in ("hidden", "output")
         ]
         self.parents: dict[int, list[int]] = {n: [] for n in self.order}
-        for c in genome.conns:
-            if c.enabled:
-                self.parents[c.dst].append(c.src)
+        for c in genome.active_conns():
+            self.parents[c.dst].append(c.src)
 
     def __call__(self, weight: float, inputs: Sequence[float]) -> list[float]:
         value = {0: 1.0}

@@ -1,12 +1,12 @@
-"""A WANN genome as an ordinary ``torch.nn.Module``, with one trainable weight per enabled connection.
+"""A WANN genome as an ordinary ``torch.nn.Module``, with one trainable weight per active connection.
 
 ``to_module(genome, weight)`` returns a ``GenomeModule``: inputs [batch, n_inputs] -> outputs [batch, n_outputs].
-The bias node is 1, and every hidden or output node is ``activation(sum over its enabled connections of
+The bias node is 1, and every hidden or output node is ``activation(sum over its active connections of
 weight_c * parent)``, with the activations written in torch ops as ``scalar_activation`` writes them, so the module
 computes what ``PlainNetwork`` computes (``PlainNetwork`` multiplies the sum by the shared weight; the module
 multiplies each term by its connection's weight: equal up to rounding). ``module.weight`` is an ``nn.Parameter``
-of shape [connections] in the order of ``module.connections`` (the genome's enabled connections, by position), so
-Adam or any torch optimizer can train it.
+of shape [connections] in the order of ``module.connections`` (``Genome.active_conns``, by position), so Adam or
+any torch optimizer can train it.
 
 The network is computed layer by layer (``node_layers``): each layer is one matrix product of the values of all
 earlier nodes with a dense [earlier nodes, layer nodes] matrix filled from the weights, then one op per activation
@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from nograd.wann.genome import Genome, node_layers
 
-__all__ = ["GenomeModule", "to_module", "torch_activation", "enabled_connections"]
+__all__ = ["GenomeModule", "to_module", "torch_activation", "active_connections"]
 
 
 def torch_activation(act: int, x: Tensor) -> Tensor:
@@ -55,9 +55,9 @@ def torch_activation(act: int, x: Tensor) -> Tensor:
     raise ValueError(f"Unknown WANN activation id {act}. Valid ids: 1..11.")
 
 
-def enabled_connections(genome: Genome) -> list[tuple[int, int]]:
-    """(src, dst) of every enabled connection, in the genome's order: the order of a module's weights."""
-    return [(c.src, c.dst) for c in genome.conns if c.enabled]
+def active_connections(genome: Genome) -> list[tuple[int, int]]:
+    """(src, dst) of every active connection, in the genome's order: the order of a module's weights."""
+    return [(c.src, c.dst) for c in genome.active_conns()]
 
 
 class GenomeModule(nn.Module):
@@ -69,16 +69,16 @@ class GenomeModule(nn.Module):
         super().__init__()
         genome.validate()
         self.n_inputs, self.n_outputs = genome.n_inputs, genome.n_outputs
-        self.connections = enabled_connections(genome)
+        self.connections = active_connections(genome)
         C = len(self.connections)
         if weight is None:  # the weights stored in the genome's connection genes
-            weight = [c.weight for c in genome.conns if c.enabled]
+            weight = [c.weight for c in genome.active_conns()]
         if isinstance(weight, (int, float)):
             initial = torch.full((C,), float(weight), dtype=dtype)
         else:
             initial = torch.as_tensor(weight, dtype=dtype).detach().clone()
             if initial.shape != (C,):
-                raise ValueError(f"weight must be a number or have one entry per enabled connection ({C}).")
+                raise ValueError(f"weight must be a number or have one entry per active connection ({C}).")
         self.weight = nn.Parameter(initial)
 
         layer = node_layers(genome)
@@ -170,7 +170,7 @@ class GenomeModule(nn.Module):
 def to_module(
     genome: Genome, weight: float | Sequence[float] | Tensor | None = 1.0, dtype: torch.dtype = torch.float32
 ) -> GenomeModule:
-    """The genome as an ``nn.Module``; ``weight`` is one shared weight, one per enabled connection (in genome
+    """The genome as an ``nn.Module``; ``weight`` is one shared weight, one per active connection (in genome
     order), or None for the weights stored in the connection genes (a WANN stores 1; ``nograd wann eval`` saves
     the tuned individual weights that way in ``champion-tuned.json``)."""
     return GenomeModule(genome, weight, dtype)

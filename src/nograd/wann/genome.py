@@ -11,6 +11,15 @@ above its highest hidden parent (layer 1 when all its parents are inputs), and a
 the highest hidden one. One deliberate difference: the reference layers hidden nodes by their *enabled* connections
 only, so re-enabling a connection can close a cycle; here every connection gene, enabled or not, counts, so every
 genome stays feed-forward whatever is enabled later.
+
+Which connection genes carry a signal (``Genome.active_conns``) depends on the genome's ``expression``:
+
+- ``"genes"``: the enabled ones, as the genes say (NEAT's meaning; genomes built by hand or loaded from files).
+- ``"reference"``: the enabled ones *and every disabled connection between two hidden nodes*, as the reference's
+  code expresses a genome: ``ind.py: getNodeOrder`` marks disabled genes NaN in the weight matrix, then sets the
+  hidden block of that matrix to 1 wherever it is nonzero through a view (``connMat[connMat!=0] = 1``), and NaN is
+  nonzero, so a split hidden-to-hidden connection keeps working beside the new node's path and counts in ``nConn``.
+  The paper's networks were searched, scored and exported this way; the WANN search makes its genomes with it.
 """
 
 from __future__ import annotations
@@ -23,10 +32,12 @@ from typing import Any
 from nograd.errors import NogradError
 from nograd.wann.activations import ACTIVATION_NAMES, LINEAR
 
-__all__ = ["NodeGene", "ConnGene", "Genome", "GenomeError", "node_layers", "GENOME_FORMAT"]
+__all__ = ["NodeGene", "ConnGene", "Genome", "GenomeError", "node_layers", "GENOME_FORMAT", "EXPRESSIONS"]
 
 GENOME_FORMAT = "nograd-wann-genome-v1"
 KINDS = ("bias", "input", "output", "hidden")
+#: How connection genes are expressed (see the module docstring).
+EXPRESSIONS = ("genes", "reference")
 
 
 class GenomeError(NogradError, ValueError):
@@ -57,10 +68,13 @@ class Genome:
     n_outputs: int
     nodes: list[NodeGene] = field(default_factory=list)
     conns: list[ConnGene] = field(default_factory=list)
+    expression: str = "genes"
 
     # -- construction ---------------------------------------------------------------------------------------
     @classmethod
-    def fully_connected(cls, n_inputs: int, n_outputs: int, enabled: list[bool] | None = None) -> Genome:
+    def fully_connected(
+        cls, n_inputs: int, n_outputs: int, enabled: list[bool] | None = None, expression: str = "genes"
+    ) -> Genome:
         """No hidden nodes; one connection from every input and the bias to every output, as in ``initPop``.
 
         Connection k runs from node ``k % (n_inputs + 1)`` to output ``k // (n_inputs + 1)`` and has innovation k.
@@ -75,10 +89,10 @@ class Genome:
         if len(enabled) != count:
             raise GenomeError(f"'enabled' must have {count} entries (inputs+bias × outputs). Got {len(enabled)}.")
         conns = [ConnGene(k, k % n_src, n_src + k // n_src, 1.0, bool(enabled[k])) for k in range(count)]
-        return cls(n_inputs, n_outputs, nodes, conns)
+        return cls(n_inputs, n_outputs, nodes, conns, expression)
 
     def copy(self) -> Genome:
-        return Genome(self.n_inputs, self.n_outputs, list(self.nodes), list(self.conns))
+        return Genome(self.n_inputs, self.n_outputs, list(self.nodes), list(self.conns), self.expression)
 
     # -- views -------------------------------------------------------------------------------------------------
     @property
@@ -91,8 +105,20 @@ class Genome:
 
     @property
     def num_enabled(self) -> int:
-        """Enabled connections: the reference's ``nConn``, the second objective's denominator."""
+        """Enabled connection genes."""
         return sum(c.enabled for c in self.conns)
+
+    def active_conns(self) -> list[ConnGene]:
+        """The connection genes that carry a signal, in gene order (see ``expression`` in the module docstring)."""
+        if self.expression == "genes":
+            return [c for c in self.conns if c.enabled]
+        hidden = {n.id for n in self.nodes if n.kind == "hidden"}
+        return [c for c in self.conns if c.enabled or (c.src in hidden and c.dst in hidden)]
+
+    @property
+    def num_active(self) -> int:
+        """Connections that carry a signal: the reference's ``nConn``, the second objective's denominator."""
+        return len(self.active_conns())
 
     def activation_of(self) -> dict[int, int]:
         return {n.id: n.activation for n in self.nodes}
@@ -107,6 +133,8 @@ class Genome:
             raise GenomeError(f"A genome needs n_inputs >= 1. Got {self.n_inputs!r}.")
         if not (isinstance(self.n_outputs, int) and self.n_outputs >= 1):
             raise GenomeError(f"A genome needs n_outputs >= 1. Got {self.n_outputs!r}.")
+        if self.expression not in EXPRESSIONS:
+            raise GenomeError(f"Unknown genome expression {self.expression!r}; valid: {', '.join(EXPRESSIONS)}.")
         fixed = 1 + self.n_inputs + self.n_outputs
         head = [(n.id, n.kind) for n in self.nodes[:fixed]]
         expect = [(0, "bias")] + [(i, "input") for i in range(1, self.n_inputs + 1)]
@@ -148,6 +176,7 @@ class Genome:
             "n_outputs": self.n_outputs,
             "nodes": [asdict(n) for n in self.nodes],
             "conns": [asdict(c) for c in self.conns],
+            "expression": self.expression,
         }
 
     @classmethod
@@ -161,7 +190,9 @@ class Genome:
                 ConnGene(int(c["innovation"]), int(c["src"]), int(c["dst"]), float(c["weight"]), bool(c["enabled"]))
                 for c in data["conns"]
             ]
-            genome = cls(int(data["n_inputs"]), int(data["n_outputs"]), nodes, conns)
+            # Files written before the field existed were searched and scored with the genes' own meaning.
+            expression = str(data.get("expression", "genes"))
+            genome = cls(int(data["n_inputs"]), int(data["n_outputs"]), nodes, conns, expression)
         except (KeyError, TypeError, ValueError) as err:
             raise GenomeError(f"A WANN genome entry is missing or malformed: {err!r}.") from None
         genome.validate()

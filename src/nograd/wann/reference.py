@@ -65,8 +65,8 @@ def load_reference_matrix(path: str | Path, n_inputs: int = 5, n_outputs: int = 
 
 
 def conn_weights(genome: Genome) -> dict[tuple[int, int], float]:
-    """Each enabled connection's stored weight, as ``evaluate_plain``'s ``conn_weights``."""
-    return {(c.src, c.dst): c.weight for c in genome.conns if c.enabled}
+    """Each active connection's stored weight, as ``evaluate_plain``'s ``conn_weights``."""
+    return {(c.src, c.dst): c.weight for c in genome.active_conns()}
 
 
 def tool_weights(genome: Genome, path: str | Path, weight_bias: float = -1.5) -> dict[tuple[int, int], float]:
@@ -74,7 +74,7 @@ def tool_weights(genome: Genome, path: str | Path, weight_bias: float = -1.5) ->
     ``load_reference_matrix``: parameter k plus ``weight_bias`` (swing-up: -1.5) is the k-th enabled connection's
     weight in row-major matrix order, which is the order of the genome's enabled connections."""
     params = json.loads(Path(path).read_text())[0]
-    enabled = [c for c in genome.conns if c.enabled]
+    enabled = genome.active_conns()
     if len(params) != len(enabled):
         raise GenomeError(f"{path} has {len(params)} weights; the genome has {len(enabled)} enabled connections.")
     return {(c.src, c.dst): float(p) + weight_bias for c, p in zip(enabled, params)}

@@ -15,6 +15,10 @@ The generation loop of the reference (google/brain-tokyo-workshop, ``WANNRelease
    draws parents A and B for a crossover that ``prob_crossover=0`` never makes and mutates the fitter of the two.
    The selection pressure is thus that of one tournament of ``2 * tournament_size``. No speciation, no crossover.
 
+Genomes are expressed as the reference expresses them (``expression="reference"``, see ``nograd.wann.genome``): a
+disabled connection between two hidden nodes still carries the signal and counts as a connection. ``"genes"``
+gives disabled genes no effect (NEAT's meaning).
+
 Randomness is addressed: generation g's initial population, ranking coin and tournaments come from
 ``(seed, 'wann', g, 'select')`` and child i's mutation from ``(seed, 'wann', g, 'child', i)``. Innovation numbers
 and hidden node ids come from counters in the state, assigned in child order, so a run resumed from
@@ -33,7 +37,7 @@ from nograd._validation import Interval, Options, validate_params
 from nograd.errors import CheckpointError
 from nograd.seeding import addressed_generator
 from nograd.wann.activations import ACTIVATION_NAMES, CONTROL_ACTIVATIONS
-from nograd.wann.genome import Genome
+from nograd.wann.genome import EXPRESSIONS, Genome
 from nograd.wann.mutation import Counters, mutate
 from nograd.wann.ranking import CROWDING_RULES, nsga_rank
 
@@ -58,6 +62,8 @@ class WANN:
         prob_add_conn, prob_add_node, prob_enable, prob_activation: roulette weights of the four topology
             mutations (default: 0.20, 0.25, 0.05, 0.50).
         activations: activation ids a hidden node may take (default: 1..10, the control tasks').
+        expression: how the genomes' connection genes are expressed, "reference" (default: a disabled connection
+            between two hidden nodes still works, as in the authors' code) or "genes"; see ``nograd.wann.genome``.
         seed: the run seed every random draw is addressed from (default: 0).
     """
 
@@ -69,6 +75,7 @@ class WANN:
         "elite_ratio": Interval(float, 0, 1, closed="left"),
         "prob_moo": Interval(float, 0, 1),
         "crowding": Options(CROWDING_RULES),
+        "expression": Options(EXPRESSIONS),
         "prob_add_conn": Interval(float, 0, None),
         "prob_add_node": Interval(float, 0, None),
         "prob_enable": Interval(float, 0, None),
@@ -92,6 +99,7 @@ class WANN:
         prob_enable: float = 0.05,
         prob_activation: float = 0.50,
         activations: tuple[int, ...] = CONTROL_ACTIVATIONS,
+        expression: str = "reference",
         seed: int = 0,
     ):
         hyper = {k: v for k, v in locals().items() if k in self._constraints}
@@ -145,7 +153,10 @@ class WANN:
         p = self.hyper["p_init_enable"]
         return [
             Genome.fully_connected(
-                self.n_inputs, self.n_outputs, (torch.rand(count, generator=rng, dtype=torch.float64) < p).tolist()
+                self.n_inputs,
+                self.n_outputs,
+                (torch.rand(count, generator=rng, dtype=torch.float64) < p).tolist(),
+                self.hyper["expression"],
             )
             for _ in range(self.hyper["population"])
         ]
@@ -153,7 +164,7 @@ class WANN:
     def rank(self, rng: torch.Generator) -> np.ndarray:
         """NSGA-II rank of each genome of the last told generation (0 best); draws the objective coin from rng."""
         assert self.fitness is not None and self.fitness_max is not None
-        connections = np.array([max(g.num_enabled, 1) for g in self.population], dtype=np.float64)
+        connections = np.array([max(g.num_active, 1) for g in self.population], dtype=np.float64)
         use_connections = float(torch.rand((), generator=rng, dtype=torch.float64)) < self.hyper["prob_moo"]
         second = 1.0 / connections if use_connections else self.fitness_max
         return nsga_rank(np.stack([self.fitness, second], axis=1), self.hyper["crowding"])
@@ -210,7 +221,8 @@ class WANN:
                 f"The WANN state is for {state['n_inputs']} inputs and {state['n_outputs']} outputs; "
                 f"this search has {self.n_inputs} and {self.n_outputs}."
             )
-        self.hyper = {"crowding": "nsga2", **state["hyper"]}  # states saved before the option ranked this way
+        # States saved before these options existed ranked and expressed genomes this way.
+        self.hyper = {"crowding": "nsga2", "expression": "genes", **state["hyper"]}
         self.probs = tuple(float(p) for p in state["probs"])
         self.activations = tuple(int(a) for a in state["activations"])
         self.seed = int(self.hyper["seed"])
