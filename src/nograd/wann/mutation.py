@@ -67,10 +67,14 @@ def add_connection(genome: Genome, rng: torch.Generator, counters: Counters) -> 
     existing: dict[int, set[int]] = {}
     for c in genome.conns:
         existing.setdefault(c.src, set()).add(c.dst)
+    later: dict[int, list[int]] = {}  # per layer, the ids of the nodes in later layers, in node order
     for k in torch.randperm(len(ids), generator=rng).tolist():
         src = ids[k]
-        taken = existing.get(src, set())
-        options = [d for d in ids if layer[d] > layer[src] and d not in taken]
+        level = layer[src]
+        if level not in later:
+            later[level] = [d for d in ids if layer[d] > level]
+        taken = existing.get(src, ())
+        options = [d for d in later[level] if d not in taken]
         if options:
             dst = options[_randint(rng, len(options))]
             genome.conns.append(ConnGene(counters.innovation, src, dst, 1.0, True))
