@@ -212,6 +212,12 @@ def wann() -> None:
     help="Fresh evaluations (x reps) a generation's best must win on to become champion (default 20; 0: none).",
 )
 @click.option("-s", "--seed", type=int, help="Seed of every random draw of the search and the rollouts.")
+@click.option(
+    "--device",
+    help="cpu (default) or cuda (cuda:N): where the image tasks (mnist256, fashion-mnist256, digits) score their "
+    "populations. Swing-up and gym tasks are CPU-bound by design (small networks stepped one time step at a time) "
+    "and refuse cuda. With --resume: continue on this device.",
+)
 @click.option("--dtype", help="float32 (default) or float64 for the rollouts.")
 @click.option("--steps", type=int, help="Steps per episode (swingup: 1000; gym tasks: the environment's time limit).")
 @click.option(
@@ -221,7 +227,12 @@ def wann() -> None:
 )
 @click.option("--batch", type=int, help="Classification: images per rollout (default 1000).")
 @click.option("--data-dir", help="Classification: folder with the dataset files.")
-@click.option("--data-split", help="Classification: train (default) or test (for a copy with only the test files).")
+@click.option(
+    "--data-split",
+    help="Classification: train (default) or test: search on the first of two fixed halves of the test split (for a "
+    "copy with only the test files), the half `nograd wann eval` tunes on; the other half is left unseen, for "
+    "measuring.",
+)
 @click.option("-o", "--out", type=click.Path(file_okay=False), help="Folder for run folders. Default: runs.")
 @click.option(
     "--resume",
@@ -241,6 +252,7 @@ def wann_train(
     expression: str | None,
     champion_retests: int | None,
     seed: int | None,
+    device: str | None,
     dtype: str | None,
     steps: int | None,
     workers: int | None,
@@ -267,9 +279,12 @@ def wann_train(
             given = (task, population, reps, p_init_enable, tournament_size, seed, dtype, steps, out, batch)
             if any(v is not None for v in (*given, crowding, expression, champion_retests)):
                 raise ConfigError(
-                    "--resume continues a run with its own config; only -g/--generations and --workers may change."
+                    "--resume continues a run with its own config; only -g/--generations, --workers and --device may "
+                    "change."
                 )
-            trainer = resume_wann(resume_dir, progress=not quiet, generations=generations, workers=workers)
+            trainer = resume_wann(
+                resume_dir, progress=not quiet, generations=generations, workers=workers, device=device
+            )
         else:
             config = {
                 "task": task,
@@ -282,6 +297,7 @@ def wann_train(
                 "expression": expression,
                 "champion_retests": champion_retests,
                 "seed": seed,
+                "device": device,
                 "dtype": dtype,
                 "steps": steps,
                 "workers": workers,
@@ -328,6 +344,13 @@ def wann_train(
 @click.option("--adam-lr", type=float, default=0.01, show_default=True, help="Images: Adam learning rate.")
 @click.option("--adam-batch", type=int, default=256, show_default=True, help="Images: Adam minibatch size.")
 @click.option("--data-dir", help="Images: folder with the dataset files. Default: the run's.")
+@click.option(
+    "--device",
+    default="cpu",
+    show_default=True,
+    help="Images: cpu or cuda (cuda:N) for the sweeps, the random-weight trials and the Adam tuning. Swing-up runs "
+    "on the CPU only.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def wann_eval(
     source: Path,
@@ -343,11 +366,14 @@ def wann_eval(
     adam_lr: float,
     adam_batch: int,
     data_dir: str | None,
+    device: str,
     quiet: bool,
 ) -> None:
     """Score a WANN champion (a run folder, or a genome .json) as the paper's table does: random individual
     weights, random shared weight, tuned shared weight, tuned individual weights (swing-up: CMA-ES; images: Adam on
-    the exported module) and, for images, the ensemble of shared weights.
+    the exported module) and, for images, the ensemble of shared weights. Images are measured on the test split;
+    a run searched on the test split (--data-split test), or a dataset with only its test files, is tuned on the
+    first of the split's two fixed halves (the one the search saw) and measured on the other.
 
     A run folder gets eval.json (every number, the tuned weights) and champion-tuned.json (the genome with its
     tuned weights in the connection genes: nograd.wann.export.to_module(genome, weight=None)).
@@ -394,6 +420,7 @@ def wann_eval(
             adam_batch=adam_batch,
             data_dir=data_dir,
             callback=progress,
+            device=device,
         )
     finally:
         for bar in bars:

@@ -18,7 +18,11 @@ Classification (accuracy on the test images): random individual and random share
 per trial; tuned shared weight picked on the training images' accuracy; tuned individual weights by Adam on the
 exported module (``nograd.wann.export``) from the tuned shared weight, on minibatches of training images; ensemble:
 the softmax outputs of the six shared weights (-2, -1, -0.5, 0.5, 1, 2) averaged, as the paper's "ensemble weights"
-column. The three tuned/ensemble columns are one number each (no trials).
+column. The three tuned/ensemble columns are one number each (no trials). Without a training split on disk, or for
+a run searched on the test split (``--data-split test``), the test split is cut into two fixed halves
+(``nograd.tasks.wann_images.halve_test_split``): the first, the one the search saw, tunes; the second measures.
+``device='cuda'`` computes the classification columns on a GPU: the same draws and minibatches (made on the CPU),
+results equal up to the GPU's rounding.
 """
 
 from __future__ import annotations
@@ -164,8 +168,12 @@ def assess_swingup(
 
 
 # -- classification -------------------------------------------------------------------------------------------------
-def _predict(module: GenomeModule, weights: Tensor, x: Tensor, chunk: int = 4096) -> Tensor:
-    """Logits [N, n_outputs] of ``module`` with ``weights`` [C] on ``x`` [N, n_inputs], in chunks of images."""
+def _predict(module: GenomeModule, weights: Tensor, x: Tensor, chunk: int | None = None) -> Tensor:
+    """Logits [N, n_outputs] of ``module`` with ``weights`` [C] on ``x`` [N, n_inputs], in chunks of images
+    (default 4096 on the CPU; 65536 elsewhere)."""
+    if chunk is None:
+        chunk = 4096 if x.device.type == "cpu" else 65536
+    weights = weights.to(x.device)
     with torch.no_grad():
         matrices = module.matrices(weights.to(module.weight.dtype))
         return torch.cat([module.compute(x[k : k + chunk], matrices) for k in range(0, x.shape[0], chunk)])
@@ -186,15 +194,19 @@ def assess_classification(
     adam_lr: float = 0.01,
     adam_batch: int = 256,
     callback: Callable[[int, float, float], None] | None = None,
+    device: str | torch.device = "cpu",
 ) -> dict[str, Any]:
-    """The five classification columns for ``genome``: test accuracies (fractions) as {mean, sd, trials}."""
-    module = GenomeModule(genome, dtype=torch.float32)
+    """The five classification columns for ``genome``: test accuracies (fractions) as {mean, sd, trials}.
+
+    ``device`` holds the module and the images (the draws stay on the CPU)."""
+    device = torch.device(device)
+    module = GenomeModule(genome, dtype=torch.float32).to(device)
     C = len(module.connections)
-    x_train, y_train = train[0].to(torch.float32), train[1]
-    x_test, y_test = test[0].to(torch.float32), test[1]
+    x_train, y_train = train[0].to(device, torch.float32), train[1].to(device)
+    x_test, y_test = test[0].to(device, torch.float32), test[1].to(device)
     if x_test.shape[1] != genome.n_inputs or x_train.shape[1] != genome.n_inputs:
         raise ConfigError(f"The images have {x_test.shape[1]} pixels but the genome has {genome.n_inputs} inputs.")
-    ones = torch.ones(C)
+    ones = torch.ones(C, device=device)
     shared_draws = _uniform(trials, seed, "assess", "shared", 0)
     random_shared = [_accuracy(_predict(module, float(w) * ones, x_test), y_test) for w in shared_draws]
     random_individual = [
@@ -217,7 +229,7 @@ def assess_classification(
         rng = addressed_generator(seed, "assess", "adam")
         skipped = 0
         for step in range(adam_steps):
-            idx = torch.randint(0, x_train.shape[0], (min(adam_batch, x_train.shape[0]),), generator=rng)
+            idx = torch.randint(0, x_train.shape[0], (min(adam_batch, x_train.shape[0]),), generator=rng).to(device)
             loss = torch.nn.functional.cross_entropy(module(x_train[idx]), y_train[idx])
             optimizer.zero_grad()
             if not torch.isfinite(loss):
@@ -255,22 +267,28 @@ def assess_classification(
 
 
 def classification_data(
-    task: str, data_dir: str | None = None, seed: int = 0
+    task: str, data_dir: str | None = None, data_split: str = "train"
 ) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor], str]:
-    """(train, test, note) for a WANN classification task. Without a training split on disk (e.g. only MNIST's
-    test files), the test split is halved by an addressed permutation: the first half tunes, the second measures."""
-    from nograd.tasks.wann_images import wann_images
+    """(tuning images, measuring images, note) for a WANN classification task: the train split tunes and the test
+    split measures; for a search made on the test split (``data_split='test'``), or without a training split on
+    disk (e.g. only MNIST's test files), the test split's fixed halves (``halve_test_split``): the first (the one
+    such a search saw) tunes, the second measures."""
+    from nograd.tasks.wann_images import halve_test_split, wann_images
 
     name = _DATASET[task]
     test = wann_images(name, "test", data_dir)
-    try:
-        return wann_images(name, "train", data_dir), test, "train split tunes, test split measures"
-    except DatasetError:
-        order = torch.randperm(test[1].numel(), generator=addressed_generator(seed, "assess", "halves"))
-        half = order.numel() // 2
-        a, b = order[:half], order[half:]
-        note = "no train split found: half of the test split tunes, the other half measures"
-        return (test[0][a], test[1][a]), (test[0][b], test[1][b]), note
+    if data_split != "test":
+        try:
+            return wann_images(name, "train", data_dir), test, "train split tunes, test split measures"
+        except DatasetError:
+            pass
+    tune, measure = halve_test_split(*test)
+    found = "the search used the test split" if data_split == "test" else "no train split found"
+    note = (
+        f"{found}: the first half of the test split ({len(tune[1])} images) tunes, "
+        f"the other half ({len(measure[1])}, unseen by the search) measures"
+    )
+    return tune, measure, note
 
 
 # -- the table and the command ----------------------------------------------------------------------------------------
@@ -378,9 +396,13 @@ def eval_wann(
     adam_batch: int = 256,
     data_dir: str | None = None,
     callback: Callable[[int, float, float], None] | None = None,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """Score the champion of a WANN run folder (or a genome file): the five columns, as ``assess_*`` return them,
-    plus 'task', 'genome' and 'seed'. Writes nothing."""
+    plus 'task', 'genome', 'seed' and 'device'. Writes nothing. ``device`` ('cpu' or 'cuda') serves the image
+    tasks; swing-up refuses 'cuda'."""
+    from nograd.train_wann import check_wann_device
+
     if trials < 2:
         raise ConfigError(f"The '--trials' option must be at least 2. Got {trials} instead.")
     if sweep < 2:
@@ -397,6 +419,7 @@ def eval_wann(
     if task is None and config is not None and config.get("task") in EVAL_TASKS:
         task = config["task"]
     task = _task_of(genome, task)
+    device = check_wann_device(device, task)
     if task == "swingup":
         result = assess_swingup(
             genome, trials, sweep, seed, tune_generations, tune_population, tune_reps, tune_sigma, callback
@@ -404,12 +427,13 @@ def eval_wann(
     else:
         if data_dir is None and config is not None:
             data_dir = config.get("data_dir")
-        train, test, note = classification_data(task, data_dir, seed)
+        split = config.get("data_split", "train") if config is not None else "train"
+        train, test, note = classification_data(task, data_dir, split)
         result = assess_classification(
-            genome, train, test, trials, sweep, seed, adam_steps, adam_lr, adam_batch, callback
+            genome, train, test, trials, sweep, seed, adam_steps, adam_lr, adam_batch, callback, device
         )
         result["data"] = note
-    result.update(task=task, genome=str(genome_file), seed=seed)
+    result.update(task=task, genome=str(genome_file), seed=seed, device=device)
     return result
 
 

@@ -9,6 +9,10 @@ All genomes see the same images, so the packed graph keeps one row per input pix
 (``PackedPopulation(shared_inputs=True)``); columns are (shared weight, image). Genomes are scored in chunks that
 keep the node-value matrix under ``max_elements``. Log-softmax replaces the reference's log of a softmax: the
 same value, but a very confident wrong answer costs a large finite loss instead of an infinite one.
+
+On a GPU (``device='cuda'``, or inputs already there) the images, the packed graph and the node values live on the
+device and the chunks are much larger (``MAX_ELEMENTS``); the batches are drawn on the CPU as before, so both
+devices score the same images, and the scores come back to the CPU.
 """
 
 from __future__ import annotations
@@ -22,7 +26,11 @@ from nograd.seeding import addressed_generator
 from nograd.wann.evaluate import SHARED_WEIGHTS, PackedPopulation
 from nograd.wann.genome import Genome
 
-__all__ = ["evaluate_classification", "classification_batch"]
+__all__ = ["evaluate_classification", "classification_batch", "MAX_ELEMENTS"]
+
+#: Default size limit of one chunk's node-value matrix (rows x columns), per device type. The CPU's keeps the
+#: matrix in its caches' reach; a GPU's is measured on an H100: ... (see docs/benchmarks.md, ``wann-mnist``).
+MAX_ELEMENTS = {"cpu": 20_000_000, "cuda": 1_000_000_000}
 
 
 def classification_batch(n_examples: int, batch: int, seed: int, generation: int, rep: int) -> Tensor:
@@ -41,25 +49,33 @@ def evaluate_classification(
     batch: int = 1000,
     weights: Sequence[float] = SHARED_WEIGHTS,
     dtype: torch.dtype = torch.float32,
-    max_elements: int = 20_000_000,
+    max_elements: int | None = None,
+    device: str | torch.device | None = None,
 ) -> Tensor:
-    """Returns [P, W, R]: minus the mean cross-entropy of every genome with every shared weight on every batch.
+    """Returns [P, W, R] on the CPU: minus the mean cross-entropy of every genome with every shared weight on every
+    batch.
 
-    ``inputs`` is [N, n_inputs] (flattened images), ``labels`` int64 [N].
+    ``inputs`` is [N, n_inputs] (flattened images), ``labels`` int64 [N]. ``device`` (default: where ``inputs``
+    are) computes the rollouts; move the images there once (``inputs.to(device)``) to spare a copy per call.
+    ``max_elements`` (default ``MAX_ELEMENTS`` of the device type) caps one chunk's node-value matrix.
     """
     if inputs.ndim != 2 or labels.shape != (inputs.shape[0],):
         raise ValueError(
             f"inputs must be [N, n_inputs] and labels [N]. Got {tuple(inputs.shape)} and {tuple(labels.shape)}."
         )
+    device = inputs.device if device is None else torch.device(device)
+    if max_elements is None:
+        max_elements = MAX_ELEMENTS.get(device.type, MAX_ELEMENTS["cpu"])
+    inputs, labels = inputs.to(device), labels.to(device)
     P, W = len(genomes), len(weights)
-    out = torch.empty(P, W, reps, dtype=dtype)
+    out = torch.empty(P, W, reps, dtype=dtype, device=device)
     for r in range(reps):
-        idx = classification_batch(inputs.shape[0], batch, seed, generation, r)
+        idx = classification_batch(inputs.shape[0], batch, seed, generation, r).to(device)
         x = inputs[idx].to(dtype).t()  # [n_inputs, B]
         y = labels[idx]
         B = x.shape[1]
         columns = W * B
-        weight = torch.tensor(weights, dtype=dtype).repeat_interleave(B).view(1, columns)
+        weight = torch.tensor(weights, dtype=dtype, device=device).repeat_interleave(B).view(1, columns)
         start = 0
         while start < P:
             # grow the chunk while its node-value matrix stays under max_elements (at least one genome)
@@ -70,7 +86,7 @@ def evaluate_classification(
                     break
                 rows += extra
                 stop += 1
-            packed = PackedPopulation(genomes[start:stop], dtype, shared_inputs=True)
+            packed = PackedPopulation(genomes[start:stop], dtype, shared_inputs=True, device=device)
             values = packed.new_values(columns)
             packed.input_rows(values).copy_(x.repeat(1, W))
             logits = packed.forward(values, weight)  # [n_out, chunk, W*B]
@@ -79,4 +95,4 @@ def evaluate_classification(
             nll = -logp.gather(0, target)[0].view(stop - start, W, B).mean(dim=2)
             out[start:stop, :, r] = -nll
             start = stop
-    return out
+    return out.cpu()

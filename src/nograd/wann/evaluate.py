@@ -87,17 +87,26 @@ class _Layer:
     ``index[crow[k]:crow[k + 1]]``, sorted), each row's factor f and the layer's activation groups (relative
     slices; linear and -x, which need no op, left out)."""
 
-    def __init__(self, start: int, stop: int, crow: list[int], index: list[int], factor: list[float], groups: list):
+    def __init__(
+        self,
+        start: int,
+        stop: int,
+        crow: list[int],
+        index: list[int],
+        factor: list[float],
+        groups: list,
+        device: torch.device | None = None,
+    ):
         self.start, self.stop, self.groups = start, stop, groups
-        self.crow = torch.tensor(crow, dtype=torch.int64)
-        self.index = torch.tensor(index, dtype=torch.int64)
-        self.factor = torch.tensor(factor, dtype=torch.float64).view(-1, 1)
+        self.crow = torch.tensor(crow, dtype=torch.int64, device=device)
+        self.index = torch.tensor(index, dtype=torch.int64, device=device)
+        self.factor = torch.tensor(factor, dtype=torch.float64, device=device).view(-1, 1)
 
     def parents(self, columns: int, dtype: torch.dtype) -> Tensor:
         """The sparse 0/1 [rows, columns] matrix of the layer's parents."""
         with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta": CSR @ dense is all we use
             warnings.simplefilter("ignore")
-            ones = torch.ones(len(self.index), dtype=dtype)
+            ones = torch.ones(len(self.index), dtype=dtype, device=self.index.device)
             size = (self.stop - self.start, columns)
             return torch.sparse_csr_tensor(self.crow, self.index, ones, size=size, check_invariants=False)
 
@@ -109,9 +118,19 @@ class PackedPopulation:
     (stage, activation, genome, node id); output o of genome p at ``output_start + o * P + p``. With
     ``shared_inputs`` (classification: every genome sees the same images) one bias row 0 and one row per input,
     1..n_inputs, serve every genome.
+
+    ``device`` holds the index and scale tensors and the node values of ``new_values`` (default: the CPU); the
+    ``values`` and ``weight`` passed to ``forward`` must be there too. The CPU computes what it always computed; a GPU
+    sums the same parents in the same order, so it differs at most by the rounding of its own kernels.
     """
 
-    def __init__(self, genomes: Sequence[Genome], dtype: torch.dtype = torch.float32, shared_inputs: bool = False):
+    def __init__(
+        self,
+        genomes: Sequence[Genome],
+        dtype: torch.dtype = torch.float32,
+        shared_inputs: bool = False,
+        device: str | torch.device | None = None,
+    ):
         if not genomes:
             raise ValueError("PackedPopulation needs at least one genome.")
         n_in, n_out = genomes[0].n_inputs, genomes[0].n_outputs
@@ -120,11 +139,13 @@ class PackedPopulation:
         P = len(genomes)
         self.size, self.n_inputs, self.n_outputs, self.dtype = P, n_in, n_out, dtype
         self.shared_inputs = shared_inputs
+        self.device = torch.device("cpu" if device is None else device)
         row: dict[tuple[int, int], int] = {}
-        for p in range(P):
-            row[(p, 0)] = 0 if shared_inputs else p
-            for i in range(1, n_in + 1):
-                row[(p, i)] = i if shared_inputs else i * P + p
+        if not shared_inputs:  # shared inputs: node i <= n_inputs (bias, inputs) is row i of every genome
+            for p in range(P):
+                row[(p, 0)] = p
+                for i in range(1, n_in + 1):
+                    row[(p, i)] = i * P + p
         hidden = []  # (stage, activation, genome, node id)
         out_keys = []
         layers, stages = _schedule(genomes)
@@ -154,7 +175,8 @@ class PackedPopulation:
             )
             order = {node: k for k, (_, _, node) in enumerate(ranked)}
             for c in genome.active_conns():
-                parents.setdefault(row[(p, c.dst)], []).append((order[c.src], row[(p, c.src)]))
+                src = c.src if shared_inputs and c.src <= n_in else row[(p, c.src)]
+                parents.setdefault(row[(p, c.dst)], []).append((order[c.src], src))
 
         self.layers: list[_Layer] = []
         k = 0
@@ -190,11 +212,12 @@ class PackedPopulation:
         for r in range(start, stop):
             cols.extend(parent for _, parent in sorted(parents.get(r, [])))
             crow.append(len(cols))
-        return _Layer(start, stop, crow, cols, factor, [grp for grp in groups if grp[2] not in (1, 7)])
+        groups = [grp for grp in groups if grp[2] not in (1, 7)]
+        return _Layer(start, stop, crow, cols, factor, groups, self.device)
 
     def new_values(self, columns: int) -> Tensor:
         """A [rows, columns] node-value buffer with the bias rows set to 1."""
-        values = torch.zeros(self.rows, columns, dtype=self.dtype)
+        values = torch.zeros(self.rows, columns, dtype=self.dtype, device=self.device)
         values[: 1 if self.shared_inputs else self.size] = 1.0
         return values
 
