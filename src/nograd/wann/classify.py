@@ -28,8 +28,9 @@ from nograd.wann.genome import Genome
 
 __all__ = ["evaluate_classification", "classification_batch", "MAX_ELEMENTS"]
 
-#: Default size limit of one chunk's node-value matrix (rows x columns), per device type. The CPU's keeps the
-#: matrix in its caches' reach; a GPU's is measured on an H100: ... (see docs/benchmarks.md, ``wann-mnist``).
+#: Default size limit of one chunk's node-value matrix (rows x columns), per device type. On an H100 at population
+#: 960 (6 weights x 1000 images: 6000 columns), limits from 2e7 to 3e9 scored within 1.5x of each other, 3e8 to 1e9
+#: the fastest (docs/benchmarks.md, ``wann-mnist``); 1e9 (4 GB in float32) holds 960 genomes of ~170 nodes each.
 MAX_ELEMENTS = {"cpu": 20_000_000, "cuda": 1_000_000_000}
 
 

@@ -148,7 +148,8 @@ class PackedPopulation:
                     row[(p, i)] = i * P + p
         hidden = []  # (stage, activation, genome, node id)
         out_keys = []
-        layers, stages = _schedule(genomes)
+        active = [genome.active_conns() for genome in genomes]  # once: a scan of every connection gene
+        layers, stages = _schedule(genomes, active)
         for p, genome in enumerate(genomes):
             for n in genome.nodes:
                 if n.kind == "hidden":
@@ -174,7 +175,7 @@ class PackedPopulation:
                 (layer[n.id], ACTIVATION_ORDER[n.activation] if layer[n.id] else 0, n.id) for n in genome.nodes
             )
             order = {node: k for k, (_, _, node) in enumerate(ranked)}
-            for c in genome.active_conns():
+            for c in active[p]:
                 src = c.src if shared_inputs and c.src <= n_in else row[(p, c.src)]
                 parents.setdefault(row[(p, c.dst)], []).append((order[c.src], src))
 
@@ -280,7 +281,9 @@ def _sum_parents(values: Tensor, index: Tensor, offsets: Tensor, scale: Tensor, 
     torch.mul(torch.embedding_bag(values, index, offsets, False, 0, False, None, False)[0], scale, out=out)
 
 
-def _schedule(genomes: Sequence[Genome]) -> tuple[list[dict[int, int]], list[dict[int, int]]]:
+def _schedule(
+    genomes: Sequence[Genome], active: Sequence[list] | None = None
+) -> tuple[list[dict[int, int]], list[dict[int, int]]]:
     """Per genome, ``node_layers`` and the stage (packed layer) of every hidden node.
 
     Every (stage, activation) group present costs an op or two per time step, so a node whose activation has a
@@ -290,12 +293,14 @@ def _schedule(genomes: Sequence[Genome]) -> tuple[list[dict[int, int]], list[dic
     changes no result.
     """
     layers = [node_layers(g) for g in genomes]
+    if active is None:
+        active = [genome.active_conns() for genome in genomes]
     nets = []
-    for genome, layer in zip(genomes, layers):
+    for genome, layer, conns in zip(genomes, layers, active):
         hidden = sorted((layer[n.id], n.id, n.activation) for n in genome.nodes if n.kind == "hidden")
         parents: dict[int, list[int]] = {h: [] for _, h, _ in hidden}
         children: dict[int, list[int]] = {h: [] for _, h, _ in hidden}
-        for c in genome.active_conns():
+        for c in conns:
             if c.src in parents and c.dst in parents:
                 parents[c.dst].append(c.src)
                 children[c.src].append(c.dst)
