@@ -492,13 +492,16 @@ def test_worker_pool_gives_the_same_bits_as_one_process_and_fails_cleanly():
 
 
 # -- trainer and CLI ---------------------------------------------------------------------------------------------
-def test_wann_cli_trains_saves_champion_and_resumes_exactly(tmp_path):
+@pytest.mark.parametrize("backend", ["torch", "numba"])
+def test_wann_cli_trains_saves_champion_and_resumes_exactly(tmp_path, backend):
+    import yaml
     from click.testing import CliRunner
 
     from nograd.cli.main import cli
     from nograd.runs import load_checkpoint
 
     args = ["wann", "train", "swingup", "-p", "8", "--reps", "1", "--steps", "60", "--dtype", "float64", "-q"]
+    args += ["--backend", backend]
     full = CliRunner().invoke(cli, [*args, "-g", "4", "-o", str(tmp_path / "a")])
     assert full.exit_code == 0, full.output
     assert "champion mean fitness" in full.output
@@ -510,16 +513,34 @@ def test_wann_cli_trains_saves_champion_and_resumes_exactly(tmp_path):
     half = CliRunner().invoke(cli, [*args, "-g", "2", "-o", str(tmp_path / "b")])
     assert half.exit_code == 0, half.output
     (run_b,) = (tmp_path / "b").iterdir()
-    # the rest in two worker processes: the same bits
+    assert yaml.safe_load((run_b / "config.yaml").read_text())["backend"] == backend
+    # the rest in two worker processes (torch; numba ignores workers): the same bits
     resumed = CliRunner().invoke(cli, ["wann", "train", "--resume", str(run_b), "-g", "4", "--workers", "2", "-q"])
     assert resumed.exit_code == 0, resumed.output
     a, b = load_checkpoint(run_a / "checkpoints/last.pt"), load_checkpoint(run_b / "checkpoints/last.pt")
     assert a["search"] == b["search"]
     assert a["trainer"]["champion"] == b["trainer"]["champion"]
     assert len((run_b / "metrics.csv").read_text().splitlines()) == 5
+    changed = CliRunner().invoke(cli, ["wann", "train", "--resume", str(run_b), "-g", "5", "--backend", "torch"])
+    assert changed.exit_code == 2 and "only -g/--generations and --workers may change" in changed.output
 
     bad = CliRunner().invoke(cli, ["wann", "train", "cartpole"])
     assert bad.exit_code == 2 and "Unknown WANN task 'cartpole'" in bad.output
+
+
+def test_wann_runs_made_before_the_backend_option_resume_with_torch(tmp_path):
+    import yaml
+
+    from nograd.train_wann import resume_wann, train_wann
+
+    config = {"task": "swingup", "population": 6, "generations": 1, "reps": 1, "steps": 20, "out": str(tmp_path)}
+    trainer = train_wann(config, progress=False)
+    assert trainer.config["backend"] == "numba"  # "auto", resolved where numba is installed
+    path = trainer.run.path / "config.yaml"
+    old = yaml.safe_load(path.read_text())
+    del old["backend"]
+    path.write_text(yaml.safe_dump(old))
+    assert resume_wann(trainer.run.path, progress=False, generations=2).config["backend"] == "torch"
 
 
 # -- classification ----------------------------------------------------------------------------------------------
