@@ -402,13 +402,20 @@ def test_numba_and_torch_backends_agree_and_float32_stays_float32():
     torch.testing.assert_close(f32, f32_torch, rtol=1e-3, atol=1e-3)
 
 
-def test_numba_returns_do_not_depend_on_the_thread_count():
+def test_numba_returns_do_not_depend_on_threads_or_blocks(monkeypatch):
+    from nograd.wann import swingup_kernel
+
     genomes = grown_genomes(9, 25, seed=7)
+    many = {"weights": torch.linspace(-2, 2, 41).tolist(), "reps": 4}  # 164 columns of one genome: 3 blocks
     for dtype in (torch.float32, torch.float64):
-        kwargs = {"seed": 3, "reps": 2, "steps": 300, "dtype": dtype, "backend": "numba"}
-        runs = [evaluate_swingup(genomes, threads=threads, **kwargs) for threads in (1, 2, 3)]
-        for out in runs[1:]:
-            torch.testing.assert_close(out, runs[0], rtol=0, atol=0, equal_nan=True)
+        for population, kwargs in ((genomes, {"reps": 2}), (genomes[:1], many)):
+            kwargs = {"seed": 3, "steps": 300, "dtype": dtype, "backend": "numba", **kwargs}
+            runs = [evaluate_swingup(population, threads=threads, **kwargs) for threads in (1, 2, 3)]
+            monkeypatch.setattr(swingup_kernel, "BLOCK", 5)
+            runs.append(evaluate_swingup(population, threads=2, **kwargs))
+            monkeypatch.undo()
+            for out in runs[1:]:
+                torch.testing.assert_close(out, runs[0], rtol=0, atol=0, equal_nan=True)
 
 
 def test_swingup_backend_choice_and_errors(monkeypatch):
@@ -426,6 +433,10 @@ def test_swingup_backend_choice_and_errors(monkeypatch):
         evaluate_swingup(genomes, steps=2, backend="jax")
     with pytest.raises(ValueError, match="5 inputs and 1 output"):
         evaluate_swingup([Genome.fully_connected(4, 1)], steps=2, backend="numba")
+    bad = grown_genomes(1, 10)[0]
+    bad.nodes = [NodeGene(n.id, n.kind, 99) if n.kind == "hidden" else n for n in bad.nodes]
+    with pytest.raises(ValueError, match="Unknown WANN activation id 99"):
+        evaluate_swingup([bad], steps=2, backend="numba")
     # without numba, auto falls back to torch and numba says what to install
     monkeypatch.setitem(sys.modules, "numba", None)
     monkeypatch.setattr(evaluate, "_numba_import", [])

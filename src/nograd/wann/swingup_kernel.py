@@ -1,15 +1,21 @@
-"""Scoring WANN genomes on swing-up in compiled code: a numba kernel runs whole episodes, one rollout at a time.
+"""Scoring WANN genomes on swing-up in compiled code: a numba kernel plays each episode to its end.
 
 The torch evaluator (``nograd.wann.evaluate``) steps every rollout together, so each time step costs a hundred or
 more tiny tensor ops, and for grown networks their per-op overhead, not the arithmetic, is what takes the time. Here
-every rollout (genome p, shared weight w, repetition r; a *column*) runs its whole episode in one compiled loop,
-with its state and node values in registers and a few cache lines:
+the rollouts of one genome (shared weight w, repetition r: its *columns*) run their whole episodes in one compiled
+loop, a block of up to ``BLOCK`` columns at a time:
 
-    values <- [1, x, x', cos t, sin t, t']            (bias, then the observation in the input rows)
-    for each hidden node, in layer order, then the output:
-        values[node] = act(w * sum of values[parents])
-    F <- clip(output, -1, 1) * force; one Euler step as ``BatchedSwingUp.step``; add the reward
-    stop after the step that leaves |x| <= 2.4, or after ``steps`` steps
+    for each step, while a column of the block is live:
+        values[inputs] <- [x, x', cos t, sin t, t'] of each column      (the bias row holds 1)
+        for each hidden node, in layer order, then the output, for each column:
+            values[node] = act(w * sum of values[parents])
+        for each column: F <- clip(output, -1, 1) * force; one Euler step as ``BatchedSwingUp.step``; add the
+        reward; a column whose cart left |x| <= 2.4 is done and leaves the block
+
+A node is computed for all of the block's columns in one loop: one column alone would wait on each node's latency in
+turn (a grown network is a chain of 20 layers, each step depending on the last), while independent columns
+overlap. Each column stops when its episode ends, so a generation costs the steps its episodes last, not 1000
+steps of each.
 
 ``compile_population`` turns genomes into flat arrays (``CompiledPopulation``): per genome its rows in evaluation
 order (bias, inputs, hidden nodes sorted by (layer, activation rank, id) as the packed evaluator sorts them,
@@ -21,10 +27,10 @@ that dtype, so no operation widens to float64. Results agree with the torch eval
 transcendental function here and there rounds its last bit differently; over a closed-loop episode such
 differences grow), not bit for bit.
 
-Columns are independent, so ``rollouts`` splits them over threads (column k goes to thread k mod threads; the
-kernel releases the GIL) and every column's return is the same whatever the number of threads. The kernel is
-compiled once per dtype on first use and cached on disk (``cache=True``): a few seconds the first time, a
-fraction of a second to load after that.
+Each column's arithmetic is the same wherever it sits in a block, so ``rollouts`` hands blocks to threads in any
+order (the costliest first, each thread taking the next one left; the kernel releases the GIL) and every return
+is the same, bit for bit, whatever the number of threads. The kernel is compiled once per dtype on first use and
+cached on disk (``cache=True``): a few seconds the first time, a fraction of a second to load after that.
 """
 
 from __future__ import annotations
@@ -99,6 +105,9 @@ def compile_population(genomes: Sequence[Genome]) -> CompiledPopulation:
     for genome in genomes:
         if (genome.n_inputs, genome.n_outputs) != (n_in, n_out):
             raise ValueError("All genomes of a population must have the same numbers of inputs and outputs.")
+        for n in genome.nodes:
+            if n.kind in ("hidden", "output") and n.activation not in ACTIVATION_NAMES:
+                raise ValueError(f"Unknown WANN activation id {n.activation} (node {n.id}). Valid ids: 1..11.")
         layer = node_layers(genome)
         fixed = [n for n in genome.nodes if n.kind in ("bias", "input")]
         hidden = sorted(
@@ -112,12 +121,7 @@ def compile_population(genomes: Sequence[Genome]) -> CompiledPopulation:
         for c in genome.active_conns():
             into.setdefault(c.dst, []).append(row[c.src])
         for n in order:
-            if n.kind in ("bias", "input"):
-                act.append(0)
-            elif n.activation in ACTIVATION_NAMES:
-                act.append(n.activation)
-            else:
-                raise ValueError(f"Unknown WANN activation id {n.activation} (node {n.id}). Valid ids: 1..11.")
+            act.append(0 if n.kind in ("bias", "input") else n.activation)
             parents.extend(sorted(into.get(n.id, [])))
             crow.append(len(parents))
         row_start.append(row_start[-1] + len(order))
@@ -125,86 +129,147 @@ def compile_population(genomes: Sequence[Genome]) -> CompiledPopulation:
     return CompiledPopulation(n_in, n_out, *arrays)
 
 
-def _rollout_columns(first, stride, row_start, act, crow, parents, weights, starts, steps, const, out):
-    """Run columns ``first, first + stride, ...`` of ``out`` ([P, W, R], flattened) to the end of their episodes.
+def _rollout_blocks(units, row_start, act, crow, parents, weights, starts, steps, const, out):
+    """Run the columns of ``units`` to the end of their episodes; write each column's return into ``out``.
+
+    ``units`` is [U, 3]: (genome p, first column, stop column), a block of one genome's columns; column c is
+    (shared weight ``c // R``, repetition ``c % R``). A block's node values are one [rows, columns] array, so each
+    node is computed for all of the block's columns in one loop (independent iterations: the CPU overlaps them,
+    while one column alone would wait on each node's latency in turn). A column that ends leaves the block (the
+    last live column takes its place), so every loop runs over live columns only. Each column's arithmetic is the
+    same wherever it sits, so the results do not depend on the blocks.
 
     Plain Python that numba compiles (``_kernel``); every float is an element of an array of the rollout's dtype
     (``const`` holds the constants, see ``_CONSTANTS``), so float32 rollouts stay float32."""
-    P, W, R = out.shape
+    R = out.shape[2]
     zero, one, half, pi = const[0], const[1], const[2], const[3]
     force, friction, four_total, three_mp = const[4], const[5], const[6], const[7]
     x_coef, q_coef, tg, dt = const[8], const[9], const[10], const[11]
     x_dot_dt, theta_dot_dt, x_to_angle, x_limit = const[12], const[13], const[14], const[15]
-    n_fixed = 6  # bias and 5 inputs
-    for column in range(first, P * W * R, stride):
-        p = column // (W * R)
-        w = weights[(column // R) % W]
-        r = column % R
-        start, stop = row_start[p], row_start[p + 1]
-        values = np.empty(stop - start, dtype=out.dtype)
-        x, x_dot, theta, theta_dot = starts[r, 0], starts[r, 1], starts[r, 2], starts[r, 3]
-        cos_t, sin_t = math.cos(theta), math.sin(theta)
-        total = zero
+    width = 0
+    for u in range(units.shape[0]):
+        width = max(width, units[u, 2] - units[u, 1])
+    rows = 0
+    for p in range(out.shape[0]):
+        rows = max(rows, row_start[p + 1] - row_start[p])
+    values = np.empty((rows, width), dtype=out.dtype)
+    state = np.empty((8, width), dtype=out.dtype)  # x, x', t, t', cos t, sin t, weight, return
+    column = np.empty(width, dtype=np.int64)
+    for u in range(units.shape[0]):
+        p, first, n = units[u, 0], units[u, 1], units[u, 2] - units[u, 1]
+        start, size = row_start[p], row_start[p + 1] - row_start[p]
+        x, x_dot, theta, theta_dot = state[0], state[1], state[2], state[3]
+        cos_t, sin_t, w, total = state[4], state[5], state[6], state[7]
+        for j in range(n):
+            col = first + j
+            column[j] = col
+            r = col % R
+            x[j], x_dot[j], theta[j], theta_dot[j] = starts[r, 0], starts[r, 1], starts[r, 2], starts[r, 3]
+            cos_t[j], sin_t[j] = math.cos(theta[j]), math.sin(theta[j])
+            w[j] = weights[col // R]
+            total[j] = zero
+            values[0, j] = one
         for _ in range(steps):
-            values[0] = one
-            values[1] = x
-            values[2] = x_dot
-            values[3] = cos_t
-            values[4] = sin_t
-            values[5] = theta_dot
-            for k in range(n_fixed, stop - start):
+            if n == 0:
+                break
+            for j in range(n):
+                values[1, j] = x[j]
+                values[2, j] = x_dot[j]
+                values[3, j] = cos_t[j]
+                values[4, j] = sin_t[j]
+                values[5, j] = theta_dot[j]
+            for k in range(6, size):  # bias and 5 inputs, then the computed rows
                 row = start + k
-                s = zero
-                for j in range(crow[row], crow[row + 1]):
-                    s += values[parents[j]]
-                u = w * s
+                for j in range(n):
+                    values[k, j] = zero
+                for e in range(crow[row], crow[row + 1]):
+                    parent = parents[e]
+                    for j in range(n):
+                        values[k, j] += values[parent, j]
                 a = act[row]
                 if a == 1:  # linear
-                    v = u
+                    for j in range(n):
+                        values[k, j] = w[j] * values[k, j]
                 elif a == 2:  # step (0 for NaN)
-                    v = one if u > zero else zero
+                    for j in range(n):
+                        values[k, j] = one if w[j] * values[k, j] > zero else zero
                 elif a == 3:  # sin(pi x)
-                    v = math.sin(pi * u)
+                    for j in range(n):
+                        values[k, j] = math.sin(pi * (w[j] * values[k, j]))
                 elif a == 4:  # gaussian
-                    v = math.exp(-(u * u) * half)
+                    for j in range(n):
+                        v = w[j] * values[k, j]
+                        values[k, j] = math.exp(-(v * v) * half)
                 elif a == 5:  # tanh
-                    v = math.tanh(u)
+                    for j in range(n):
+                        values[k, j] = math.tanh(w[j] * values[k, j])
                 elif a == 6:  # sigmoid, the reference's formula
-                    v = (math.tanh(u * half) + one) * half
+                    for j in range(n):
+                        values[k, j] = (math.tanh(w[j] * values[k, j] * half) + one) * half
                 elif a == 7:  # -x
-                    v = -u
+                    for j in range(n):
+                        values[k, j] = -(w[j] * values[k, j])
                 elif a == 8:  # |x|
-                    v = abs(u)
+                    for j in range(n):
+                        values[k, j] = abs(w[j] * values[k, j])
                 elif a == 9:  # relu (NaN stays NaN)
-                    v = zero if u <= zero else u
+                    for j in range(n):
+                        v = w[j] * values[k, j]
+                        values[k, j] = zero if v <= zero else v
                 elif a == 10:  # cos(pi x)
-                    v = math.cos(pi * u)
+                    for j in range(n):
+                        values[k, j] = math.cos(pi * (w[j] * values[k, j]))
                 else:  # 11: x^2
-                    v = u * u
-                values[k] = v
-            action = values[stop - start - 1]
-            if action > one:  # clip to [-1, 1]; NaN stays NaN
-                action = one
-            elif action < -one:
-                action = -one
-            net_force = action * force - friction * x_dot  # F - b x'
-            q = theta_dot * theta_dot * sin_t
-            denominator = four_total - three_mp * cos_t * cos_t
-            x_num = net_force + x_coef * (sin_t * cos_t) - q_coef * q
-            theta_num = (net_force - q_coef * q) * cos_t + tg * sin_t
-            x = x + x_dot * dt  # positions move with the old velocities
-            theta = theta + theta_dot * dt
-            x_dot = x_dot + x_dot_dt * (x_num / denominator)
-            theta_dot = theta_dot + theta_dot_dt * (theta_num / denominator)
-            sin_t, cos_t = math.sin(theta), math.cos(theta)
-            reward = math.cos(x * x_to_angle)
-            total += (reward + reward * cos_t) * half  # cos(x pi / 4.8) (1 + cos t) / 2
-            if x > x_limit or x < -x_limit:
-                break
-        out[p, (column // R) % W, r] = total
+                    for j in range(n):
+                        v = w[j] * values[k, j]
+                        values[k, j] = v * v
+            for j in range(n):
+                action = values[size - 1, j]
+                if action > one:  # clip to [-1, 1]; NaN stays NaN
+                    action = one
+                elif action < -one:
+                    action = -one
+                sin_old, cos_old = sin_t[j], cos_t[j]
+                net_force = action * force - friction * x_dot[j]  # F - b x'
+                q = theta_dot[j] * theta_dot[j] * sin_old
+                denominator = four_total - three_mp * cos_old * cos_old
+                x_num = net_force + x_coef * (sin_old * cos_old) - q_coef * q
+                theta_num = (net_force - q_coef * q) * cos_old + tg * sin_old
+                x[j] = x[j] + x_dot[j] * dt  # positions move with the old velocities
+                theta[j] = theta[j] + theta_dot[j] * dt
+                x_dot[j] = x_dot[j] + x_dot_dt * (x_num / denominator)
+                theta_dot[j] = theta_dot[j] + theta_dot_dt * (theta_num / denominator)
+                sin_t[j], cos_t[j] = math.sin(theta[j]), math.cos(theta[j])
+                reward = math.cos(x[j] * x_to_angle)
+                total[j] += (reward + reward * cos_t[j]) * half  # cos(x pi / 4.8) (1 + cos t) / 2
+            j = 0
+            while j < n:  # a column whose cart left |x| <= 2.4 is done: the last live column takes its place
+                if x[j] > x_limit or x[j] < -x_limit:
+                    out[p, column[j] // R, column[j] % R] = total[j]
+                    n -= 1
+                    for f in range(8):
+                        state[f, j] = state[f, n]
+                    column[j] = column[n]
+                else:
+                    j += 1
+        for j in range(n):
+            out[p, column[j] // R, column[j] % R] = total[j]
 
 
-_kernel = numba.njit(nogil=True, cache=True)(_rollout_columns)
+_kernel = numba.njit(nogil=True, cache=True)(_rollout_blocks)
+
+
+#: The most columns of one genome in one block of the kernel (a search's genome has 6 weights x 3 reps = 18).
+BLOCK = 64
+
+
+def _units(compiled: CompiledPopulation, columns: int) -> np.ndarray:
+    """[U, 3] blocks (genome, first column, stop column) of at most ``BLOCK`` columns, the costliest first."""
+    units = [(p, c, min(c + BLOCK, columns)) for p in range(compiled.size) for c in range(0, columns, BLOCK)]
+    rows = np.diff(compiled.row_start)
+    links = compiled.crow[compiled.row_start[1:]] - compiled.crow[compiled.row_start[:-1]]
+    units.sort(key=lambda unit: -(rows[unit[0]] + links[unit[0]]) * (unit[2] - unit[1]))
+    return np.array(units, dtype=np.int64).reshape(-1, 3)
 
 
 def _constants(dtype: type) -> np.ndarray:
@@ -221,7 +286,8 @@ def rollouts(
 ) -> np.ndarray:
     """[P, W, R] swing-up returns: genome p with shared weight ``weights[w]`` from start state ``starts[r]``
     ([R, 4]: x, x', t, t'), at most ``steps`` steps, in ``dtype`` (np.float32 or np.float64), on ``threads``
-    threads (the calling one and threads - 1 more). The result does not depend on ``threads``."""
+    threads (the calling one and threads - 1 more, each taking the next block of columns left). The result does
+    not depend on ``threads``."""
     dtype = np.dtype(dtype).type
     if dtype not in KERNEL_DTYPES:
         raise ValueError(f"The swing-up kernel runs in float32 or float64. Got {np.dtype(dtype).name}.")
@@ -237,12 +303,36 @@ def rollouts(
     out = np.zeros((P, W, R), dtype=dtype)
     if out.size == 0 or steps <= 0:
         return out
-    threads = max(1, min(int(threads), out.size))
+    units = _units(compiled, W * R)
     args = (compiled.row_start, compiled.act, compiled.crow, compiled.parents, weights, starts, int(steps))
     const = _constants(dtype)
+    threads = max(1, min(int(threads), len(units)))
     if threads == 1:
-        _kernel(0, 1, *args, const, out)
+        _kernel(units, *args, const, out)
         return out
+    lock, taken, errors = threading.Lock(), [0], []
+
+    def work() -> None:  # take the next unit until none is left (the costliest first)
+        try:
+            while True:
+                with lock:
+                    u = taken[0]
+                    taken[0] += 1
+                if u >= len(units) or errors:
+                    return
+                _kernel(units[u : u + 1], *args, const, out)
+        except BaseException as err:  # re-raised in the calling thread
+            errors.append(err)
+
+    helpers = [threading.Thread(target=work, daemon=True) for _ in range(threads - 1)]
+    for helper in helpers:
+        helper.start()
+    work()
+    for helper in helpers:
+        helper.join()
+    if errors:
+        raise errors[0]
+    return out
     errors: list[BaseException] = []
 
     def run(first: int) -> None:
