@@ -1,9 +1,11 @@
 """Scoring WANN genomes on swing-up: the whole population x shared weights x repetitions as batched tensor ops.
 
 ``evaluate_swingup`` has two backends. By default ("auto") it runs the compiled numba kernel of
-``nograd.wann.swingup_kernel``, which plays each episode to its end in one loop (several times faster for grown
-networks, whose time steps here are a hundred or more tiny tensor ops); this module's torch evaluator, described
-below, is the fallback where numba is not installed, and stays selectable (``backend="torch"``).
+``nograd.wann.swingup_kernel``, which plays each genome's episodes to their ends in one loop: no per-op overhead
+(a grown network's time step here is a hundred or more tiny tensor ops), every thread busy, and each episode
+stopped when its cart leaves the track (see the wann-speed section of docs/benchmarks.md). This module's torch
+evaluator, described below, is the fallback where numba is not installed, and stays selectable
+(``backend="torch"``).
 
 The reference (google/brain-tokyo-workshop, ``WANNRelease/WANN/wann_src/task.py: getDistFitness``) runs one
 network, one weight, one time step at a time. Here all P genomes are packed into one graph
