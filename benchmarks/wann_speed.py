@@ -1,7 +1,7 @@
 """Seconds per WANN generation on swing-up: population x 6 shared weights x reps x 1000 steps, numba vs torch.
 
     PYTHONPATH=src python benchmarks/wann_speed.py [--population 192] [--reps 3] [--backend torch numba]
-        [--workers 1 2] [--repeat 5]
+        [--workers 1 2] [--repeat 5] [--from-run RUN_DIR ...]
 
 Prints the median time of one full generation (identical genomes scored once) for networks with no hidden nodes
 (the first generation) and for grown networks (every genome mutated until it has ``--hidden`` hidden nodes), in
@@ -10,7 +10,9 @@ worker processes (``SwingUpPool``, started once before timing), all 1000 steps (
 ``--threads`` threads, each episode stopping when it ends, as in a search (the torch evaluator's early stop
 waits for every episode of the population to end, which a search population practically never does), and again
 with no episode ending early (an infinite track: the same work as the torch rows, the worst case of a population
-whose carts all stay on the track). The settings are timed in turn within each repeat; the last column is each
+whose carts all stay on the track). ``--from-run`` adds the last generation of a finished ``nograd wann train
+swingup`` run (its checkpoint's population): a real grown population, whose controllers keep many carts on the
+track for all 1000 steps. The settings are timed in turn within each repeat; the last column is each
 row's speed-up over torch in one process. The reference implementation needs about 45 s per generation at
 population 192 on two cores.
 """
@@ -28,8 +30,9 @@ from contextlib import contextmanager, nullcontext
 import torch
 
 from _report import write_section
+from nograd.runs import RunFolder
 from nograd.seeding import addressed_generator
-from nograd.wann import WANN, PackedPopulation, SwingUpPool, evaluate_swingup, swingup_kernel
+from nograd.wann import WANN, Genome, PackedPopulation, SwingUpPool, evaluate_swingup, swingup_kernel
 from nograd.wann.mutation import add_connection, enable_connection, mutate
 
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
@@ -51,6 +54,12 @@ def grown_population(population: int, hidden: int, seed: int = 0) -> list:
                 add_connection(g, rng, counters) or enable_connection(g, rng)
         out.append(g)
     return out
+
+
+def run_population(run_dir: str) -> list[Genome]:
+    """The population of the last generation of a WANN run folder (from its checkpoint)."""
+    state = RunFolder.open(run_dir).load_checkpoint("last")
+    return [Genome.from_dict(g) for g in state["search"]["population"]]
 
 
 Setting = tuple[str, int]  # (backend, workers): torch with workers processes, or numba on its threads
@@ -110,6 +119,7 @@ def main() -> None:
     )
     parser.add_argument("--dtype", nargs="+", default=["float32", "float64"])
     parser.add_argument("--repeat", type=int, default=5, help="generations timed per setting (the median is shown)")
+    parser.add_argument("--from-run", nargs="*", default=[], help="also time the last generation of these WANN runs")
     parser.add_argument("--write", action="store_true", help="also write the wann-speed section of docs/benchmarks.md")
     parser.add_argument("--note", default="", help="a sentence for the report, e.g. on the machine's load")
     args = parser.parse_args()
@@ -140,7 +150,12 @@ def main() -> None:
         if "numba" in args.backend:  # compile (or load from the cache) the kernel for each dtype before timing
             for dtype in args.dtype:
                 evaluate_swingup(early, steps=1, dtype=getattr(torch, dtype), backend="numba")
-        for name, genomes in (("early (no hidden nodes)", early), (f"grown ({args.hidden}+ hidden nodes)", grown)):
+        populations = [("early (no hidden nodes)", early), (f"grown ({args.hidden}+ hidden nodes)", grown)]
+        for run_dir in args.from_run:
+            state = RunFolder.open(run_dir).load_checkpoint("last")
+            label = f"a search's generation {state['search']['generation']} (seed {state['search']['hyper']['seed']})"
+            populations.append((label, run_population(run_dir)))
+        for name, genomes in populations:
             conns = sum(g.num_active for g in genomes) / len(genomes)
             packed = PackedPopulation(genomes)
             groups = sum(len(layer.groups) for layer in packed.layers)
@@ -175,7 +190,8 @@ def main() -> None:
 One generation = {args.population} genomes × 6 shared weights × {args.reps} reps = {rollouts:,} episodes of at most
 1000 steps, including packing (torch) or compiling (numba) the population into arrays. "early" is a first
 generation (no hidden nodes), "grown" every genome mutated by the search's own roulette until it has {args.hidden}
-hidden nodes (deeper than a typical search population: see the wann-swingup section for a real run's generations).
+hidden nodes (deeper than a typical search population), and "a search's generation" the last population of a real
+1024-generation search (wann-swingup section), whose good controllers keep most carts on the track.
 Median of {args.repeat} generations per row, the rows timed side by side. torch: the batched tensor evaluator, all
 1000 steps (its early stop waits for every episode to end), in this process with one thread or in a pool of N
 processes; numba: the compiled kernel on {args.threads} threads (the default backend where numba is installed), each
