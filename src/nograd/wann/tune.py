@@ -27,12 +27,14 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from nograd.envs.swingup import MAX_STEPS, START_MEAN, START_STD, BatchedSwingUp
 from nograd.seeding import address_seed, addressed_generator
-from nograd.wann.export import GenomeModule
+from nograd.wann.evaluate import resolve_backend
+from nograd.wann.export import GenomeModule, active_connections
 from nograd.wann.genome import Genome
 
 __all__ = ["rollout_weights", "CMAES", "tune_swingup_weights", "addressed_starts", "SIGMAS"]
@@ -57,27 +59,52 @@ def rollout_weights(
     steps: int = MAX_STEPS,
     dtype: torch.dtype = torch.float64,
     early_stop: bool = True,
+    backend: str = "auto",
+    threads: int | None = None,
 ) -> Tensor:
     """Swing-up returns [K, R] of the genome with each of the weight vectors ``weights`` [K, C] (C = enabled
     connections, in genome order) from start states ``states``: [R, 4] (every vector from every start) or
-    [K, R, 4] (each vector its own starts). Episode (k, r) returns what ``evaluate_plain(genome, 1.0, start,
-    conn_weights=dict(zip(connections, weights[k])))`` returns, up to rounding."""
-    module = genome if isinstance(genome, GenomeModule) else GenomeModule(genome, dtype=dtype)
+    [K, R, 4] (each vector its own starts), in ``dtype``. Episode (k, r) returns what ``evaluate_plain(genome,
+    1.0, start, conn_weights=dict(zip(connections, weights[k])))`` returns, up to rounding.
+
+    ``backend`` as in ``evaluate_swingup`` (``resolve_backend``): "numba" runs every episode to its end in the
+    compiled kernel of ``nograd.wann.swingup_kernel`` with per-connection weights, on ``threads`` threads (default
+    ``torch.get_num_threads()``; the result does not depend on it), and ignores ``early_stop``; "torch" steps all
+    K × R episodes together as batched matrix products (``early_stop``: stop once every episode has ended,
+    checked every 64 steps); "auto" (default): numba where it is installed and ``dtype`` is float32 or float64.
+    The two agree up to rounding, not bit for bit."""
+    module = genome if isinstance(genome, GenomeModule) else None
+    if module is None:
+        genome.validate()
+    connections = module.connections if module is not None else active_connections(genome)
     weights = torch.as_tensor(weights).to(dtype)
-    if weights.ndim != 2 or weights.shape[1] != len(module.connections):
+    if weights.ndim != 2 or weights.shape[1] != len(connections):
         raise ValueError(
-            f"weights must be [K, {len(module.connections)}] (one per enabled connection). Got {tuple(weights.shape)}."
+            f"weights must be [K, {len(connections)}] (one per enabled connection). Got {tuple(weights.shape)}."
         )
-    if (module.n_inputs, module.n_outputs) != (5, 1):
+    source = module.genome if module is not None else genome
+    if (source.n_inputs, source.n_outputs) != (5, 1):
         raise ValueError("Swing-up networks have 5 inputs and 1 output.")
     K = weights.shape[0]
-    states = states.to(dtype)
+    states = torch.as_tensor(states).detach().to(dtype)
     if states.ndim == 2:
         states = states.unsqueeze(0).expand(K, *states.shape)
     if states.ndim != 3 or states.shape[0] != K or states.shape[2] != 4:
         raise ValueError(f"states must be [R, 4] or [{K}, R, 4]. Got {tuple(states.shape)}.")
+    if resolve_backend(backend, dtype) == "numba":
+        from nograd.wann import swingup_kernel
+
+        np_dtype = np.float32 if dtype == torch.float32 else np.float64
+        threads = torch.get_num_threads() if threads is None else threads
+        compiled = swingup_kernel.compile_population([source])
+        ones = np.ones(K, dtype=np_dtype)  # no shared weight: the connections' own weights only
+        out = swingup_kernel.rollouts(
+            compiled, ones, states.numpy(), steps, np_dtype, threads, edge_weights=weights.detach().numpy()
+        )
+        return torch.from_numpy(out[0])
+    module = module if module is not None else GenomeModule(genome, dtype=dtype)
     R = states.shape[1]
-    threads = torch.get_num_threads()
+    torch_threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors: intra-op threads only contend
     try:
         with torch.no_grad():
@@ -93,7 +120,7 @@ def rollout_weights(
                     break
             return env.returns.clone()
     finally:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(torch_threads)
 
 
 class CMAES:
