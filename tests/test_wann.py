@@ -839,8 +839,10 @@ def test_tuning_individual_weights_keeps_the_start_if_nothing_beats_it():
     out = tune_swingup_weights(genome, 1.0, generations=3, population=6, reps=2, select_reps=4, steps=100)
     assert len(out["weights"]) == genome.num_enabled and len(out["history"]) == 3 * 3  # 3 generations per sigma
     assert out["selection_return"] >= out["start_selection_return"]
-    again = tune_swingup_weights(genome, 1.0, generations=3, population=6, reps=2, select_reps=4, steps=100)
-    assert again["weights"] == out["weights"]  # seeded
+    threads = torch.get_num_threads()
+    again = tune_swingup_weights(genome, 1.0, generations=3, population=6, reps=2, select_reps=4, steps=100, threads=2)
+    assert again["weights"] == out["weights"]  # seeded, whatever the threads
+    assert torch.get_num_threads() == threads  # the CMA-ES ran on one torch thread; the setting is restored
 
 
 def test_parents_are_the_better_of_two_tournaments_as_in_the_reference():
