@@ -12,6 +12,13 @@ loop, a block of up to ``BLOCK`` columns at a time:
         for each column: F <- clip(output, -1, 1) * force; one Euler step as ``BatchedSwingUp.step``; add the
         reward; a column whose cart left |x| <= 2.4 is done and leaves the block
 
+The same kernel rolls out individual connection weights (``rollouts(..., edge_weights=...)``, what
+``nograd.wann.tune.rollout_weights`` runs for CMA-ES): a column is then a weight *vector* and a repetition (or a
+vector's own start state), and a node is act(w * sum over its connections of edge weight * parent), the semantics
+of ``PlainNetwork(genome, conn_weights)``; each block keeps its columns' edge weights beside their node values.
+numba compiles the shared-weight and the per-connection case as two specialisations of the one kernel
+(``edge_weights`` None or an array), so the shared-weight loop is unchanged.
+
 A node is computed for all of the block's columns in one loop: one column alone would wait on each node's latency in
 turn (a grown network is a chain of 20 layers, each step depending on the last), while independent columns
 overlap. Each column stops when its episode ends, so a generation costs the steps its episodes last, not 1000
@@ -19,8 +26,9 @@ steps of each.
 
 ``compile_population`` turns genomes into flat arrays (``CompiledPopulation``): per genome its rows in evaluation
 order (bias, inputs, hidden nodes sorted by (layer, activation rank, id) as the packed evaluator sorts them,
-outputs), and per row its activation id and its parents' rows (CSR) from ``Genome.active_conns``, so each node
-adds its parents in the packed evaluator's order. The activations are ``scalar_activation``'s formulas (the
+outputs), per row its activation id and its parents' rows (CSR) from ``Genome.active_conns``, so each node
+adds its parents in the packed evaluator's order, and per parent entry its connection's position in
+``Genome.active_conns`` (where its edge weight is read). The activations are ``scalar_activation``'s formulas (the
 sigmoid is (tanh(x/2) + 1) / 2, step is x > 0), the physics is ``BatchedSwingUp.step``'s rearrangement. State,
 node values and returns stay in the requested dtype (float32 or float64): every constant is read from an array of
 that dtype, so no operation widens to float64. Results agree with the torch evaluator up to rounding (a
@@ -29,8 +37,8 @@ differences grow), not bit for bit.
 
 Each column's arithmetic is the same wherever it sits in a block, so ``rollouts`` hands blocks to threads in any
 order (the costliest first, each thread taking the next one left; the kernel releases the GIL) and every return
-is the same, bit for bit, whatever the number of threads. The kernel is compiled once per dtype on first use and
-cached on disk (``cache=True``): a few seconds the first time, a fraction of a second to load after that.
+is the same, bit for bit, whatever the number of threads. The kernel is compiled once per dtype and case on first
+use and cached on disk (``cache=True``): a few seconds the first time, a fraction of a second to load after that.
 """
 
 from __future__ import annotations
