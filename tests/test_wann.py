@@ -751,22 +751,69 @@ def test_adam_trains_the_exported_module():
     assert not torch.equal(module.weight.detach(), torch.full_like(module.weight, 0.5))
 
 
-def test_batched_weight_rollouts_equal_plain_rollouts():
+@pytest.mark.parametrize("backend", ["torch", "numba"])
+def test_batched_weight_rollouts_equal_plain_rollouts(backend):
     from nograd.wann.export import active_connections
     from nograd.wann.tune import addressed_starts, rollout_weights
 
-    starts = addressed_starts(0, "test", 0, 2)
+    grown = grown_genomes(8, 25, seed=0)  # (some grown networks amplify last-bit differences within 40 steps)
+    as_genes = [Genome(g.n_inputs, g.n_outputs, g.nodes, g.conns, "genes") for g in grown]
+    assert any(g.num_active != h.num_active for g, h in zip(grown, as_genes))  # some split hidden connections
+    push = Genome.fully_connected(5, 1, [True] + [False] * 5)  # bias -> output only: the weight pushes the cart
+    # a generic start, and a cart that leaves |x| <= 2.4 within a few steps
+    starts = torch.cat([addressed_starts(0, "test", 0, 2), torch.tensor([[2.3, 3.0, 3.0, 0.5]], dtype=torch.float64)])
     rng = torch.Generator().manual_seed(0)
-    for genome in grown_genomes(5, 20, seed=1):
+    for genome in grown + as_genes + [push]:
         conns = active_connections(genome)
         weights = torch.randn(3, len(conns), generator=rng, dtype=torch.float64)
-        returns = rollout_weights(genome, weights, starts, steps=40)
-        paired = rollout_weights(genome, weights[:2], starts.unsqueeze(1), steps=40)
+        returns = rollout_weights(genome, weights, starts, steps=40, backend=backend)
+        assert returns.dtype == torch.float64 and returns.shape == (3, 3)
+        paired = rollout_weights(genome, weights[:2], starts[:2].unsqueeze(1), steps=40, backend=backend)
         for k in range(3):
-            for r in range(2):
+            for r in range(3):
                 expected = evaluate_plain(genome, 1.0, starts[r].tolist(), 40, dict(zip(conns, weights[k].tolist())))
                 assert float(returns[k, r]) == pytest.approx(expected, rel=1e-9, abs=1e-9)
         assert paired[:, 0].tolist() == pytest.approx([float(returns[0, 0]), float(returns[1, 1])], rel=1e-12)
+
+
+def test_numba_and_torch_weight_rollouts_agree_with_per_vector_starts_on_any_threads():
+    from nograd.wann.tune import addressed_starts, rollout_weights
+
+    rng = torch.Generator().manual_seed(1)
+    for genome in grown_genomes(6, 20, seed=1) + [Genome.fully_connected(5, 1, [False] * 6)]:
+        weights = torch.randn(5, genome.num_active, generator=rng, dtype=torch.float64) * 0.7 + 1.0
+        shared = addressed_starts(2, "test", 0, 3)
+        own = torch.stack([addressed_starts(2, "test-own", k, 3) for k in range(5)])  # [K, R, 4]
+        for states in (shared, own):
+            numba_out = rollout_weights(genome, weights, states, steps=40, backend="numba", threads=1)
+            torch_out = rollout_weights(genome, weights, states, steps=40, backend="torch")
+            torch.testing.assert_close(numba_out, torch_out, rtol=1e-9, atol=1e-9)
+        for k in range(5):  # vector k from its own starts: the same as vector k alone from those starts
+            alone = rollout_weights(genome, weights[k : k + 1], own[k], steps=40, backend="numba")
+            torch.testing.assert_close(alone[0], numba_out[k], rtol=0, atol=0)
+        f32 = rollout_weights(genome, weights, own, steps=40, dtype=torch.float32, backend="numba")
+        assert f32.dtype == torch.float32
+        torch.testing.assert_close(f32.double(), numba_out, rtol=1e-3, atol=1e-3)
+
+
+def test_numba_weight_rollouts_do_not_depend_on_threads_or_blocks(monkeypatch):
+    from nograd.wann import swingup_kernel
+    from nograd.wann.export import GenomeModule
+    from nograd.wann.tune import addressed_starts, rollout_weights
+
+    genome = grown_genomes(1, 25, seed=7)[0]
+    module = GenomeModule(genome, dtype=torch.float64)  # a module serves as well as its genome
+    weights = 1.0 + 0.3 * torch.randn(40, genome.num_active, generator=torch.Generator().manual_seed(3))
+    starts = addressed_starts(3, "test", 0, 4)  # 160 columns: 3 blocks
+    for dtype in (torch.float32, torch.float64):
+        kwargs = {"steps": 300, "dtype": dtype, "backend": "numba"}
+        runs = [rollout_weights(module, weights, starts, threads=threads, **kwargs) for threads in (1, 2, 3)]
+        monkeypatch.setattr(swingup_kernel, "BLOCK", 7)
+        runs.append(rollout_weights(genome, weights, starts, threads=2, **kwargs))
+        monkeypatch.undo()
+        assert runs[0].dtype == dtype
+        for out in runs[1:]:
+            torch.testing.assert_close(out, runs[0], rtol=0, atol=0, equal_nan=True)
 
 
 def test_cmaes_minimises_a_rotated_ellipsoid():
@@ -792,8 +839,10 @@ def test_tuning_individual_weights_keeps_the_start_if_nothing_beats_it():
     out = tune_swingup_weights(genome, 1.0, generations=3, population=6, reps=2, select_reps=4, steps=100)
     assert len(out["weights"]) == genome.num_enabled and len(out["history"]) == 3 * 3  # 3 generations per sigma
     assert out["selection_return"] >= out["start_selection_return"]
-    again = tune_swingup_weights(genome, 1.0, generations=3, population=6, reps=2, select_reps=4, steps=100)
-    assert again["weights"] == out["weights"]  # seeded
+    threads = torch.get_num_threads()
+    again = tune_swingup_weights(genome, 1.0, generations=3, population=6, reps=2, select_reps=4, steps=100, threads=2)
+    assert again["weights"] == out["weights"]  # seeded, whatever the threads
+    assert torch.get_num_threads() == threads  # the CMA-ES ran on one torch thread; the setting is restored
 
 
 def test_parents_are_the_better_of_two_tournaments_as_in_the_reference():

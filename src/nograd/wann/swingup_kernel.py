@@ -12,6 +12,13 @@ loop, a block of up to ``BLOCK`` columns at a time:
         for each column: F <- clip(output, -1, 1) * force; one Euler step as ``BatchedSwingUp.step``; add the
         reward; a column whose cart left |x| <= 2.4 is done and leaves the block
 
+The same kernel rolls out individual connection weights (``rollouts(..., edge_weights=...)``, what
+``nograd.wann.tune.rollout_weights`` runs for CMA-ES): a column is then a weight *vector* and a repetition (or a
+vector's own start state), and a node is act(w * sum over its connections of edge weight * parent), the semantics
+of ``PlainNetwork(genome, conn_weights)``; each block keeps its columns' edge weights beside their node values.
+numba compiles the shared-weight and the per-connection case as two specialisations of the one kernel
+(``edge_weights`` None or an array), so the shared-weight loop is unchanged.
+
 A node is computed for all of the block's columns in one loop: one column alone would wait on each node's latency in
 turn (a grown network is a chain of 20 layers, each step depending on the last), while independent columns
 overlap. Each column stops when its episode ends, so a generation costs the steps its episodes last, not 1000
@@ -19,8 +26,9 @@ steps of each.
 
 ``compile_population`` turns genomes into flat arrays (``CompiledPopulation``): per genome its rows in evaluation
 order (bias, inputs, hidden nodes sorted by (layer, activation rank, id) as the packed evaluator sorts them,
-outputs), and per row its activation id and its parents' rows (CSR) from ``Genome.active_conns``, so each node
-adds its parents in the packed evaluator's order. The activations are ``scalar_activation``'s formulas (the
+outputs), per row its activation id and its parents' rows (CSR) from ``Genome.active_conns``, so each node
+adds its parents in the packed evaluator's order, and per parent entry its connection's position in
+``Genome.active_conns`` (where its edge weight is read). The activations are ``scalar_activation``'s formulas (the
 sigmoid is (tanh(x/2) + 1) / 2, step is x > 0), the physics is ``BatchedSwingUp.step``'s rearrangement. State,
 node values and returns stay in the requested dtype (float32 or float64): every constant is read from an array of
 that dtype, so no operation widens to float64. Results agree with the torch evaluator up to rounding (a
@@ -29,8 +37,8 @@ differences grow), not bit for bit.
 
 Each column's arithmetic is the same wherever it sits in a block, so ``rollouts`` hands blocks to threads in any
 order (the costliest first, each thread taking the next one left; the kernel releases the GIL) and every return
-is the same, bit for bit, whatever the number of threads. The kernel is compiled once per dtype on first use and
-cached on disk (``cache=True``): a few seconds the first time, a fraction of a second to load after that.
+is the same, bit for bit, whatever the number of threads. The kernel is compiled once per dtype and case on first
+use and cached on disk (``cache=True``): a few seconds the first time, a fraction of a second to load after that.
 """
 
 from __future__ import annotations
@@ -80,7 +88,9 @@ class CompiledPopulation:
     """P genomes as flat arrays. Genome p owns rows ``row_start[p]:row_start[p + 1]`` in evaluation order: the
     bias, the inputs, the hidden nodes, the outputs. Row k computes ``act[k]`` of the weight times the sum of the
     rows ``row_start[p] + parents[crow[k]:crow[k + 1]]`` (parents as indices within the genome's rows, in the order
-    they are added); bias and input rows have ``act`` 0 and no parents."""
+    they are added); bias and input rows have ``act`` 0 and no parents. ``edge_conn[e]`` says which connection
+    parent entry e is: genome p's connections are numbered ``crow[row_start[p]]`` on, in ``Genome.active_conns``
+    order (the order of ``GenomeModule.connections``), which is how ``rollouts`` reads ``edge_weights``."""
 
     n_inputs: int
     n_outputs: int
@@ -88,6 +98,7 @@ class CompiledPopulation:
     act: np.ndarray  # int64 [rows]
     crow: np.ndarray  # int64 [rows + 1]
     parents: np.ndarray  # int64 [sum of active connections]
+    edge_conn: np.ndarray  # int64 [sum of active connections]
 
     @property
     def size(self) -> int:
@@ -101,7 +112,7 @@ def compile_population(genomes: Sequence[Genome]) -> CompiledPopulation:
     if not genomes:
         raise ValueError("compile_population needs at least one genome.")
     n_in, n_out = genomes[0].n_inputs, genomes[0].n_outputs
-    row_start, act, crow, parents = [0], [], [0], []
+    row_start, act, crow, parents, edge_conn = [0], [], [0], [], []
     for genome in genomes:
         if (genome.n_inputs, genome.n_outputs) != (n_in, n_out):
             raise ValueError("All genomes of a population must have the same numbers of inputs and outputs.")
@@ -117,23 +128,31 @@ def compile_population(genomes: Sequence[Genome]) -> CompiledPopulation:
         outputs = [n for n in genome.nodes if n.kind == "output"]
         order = fixed + hidden + outputs
         row = {n.id: k for k, n in enumerate(order)}
-        into: dict[int, list[int]] = {}
-        for c in genome.active_conns():
-            into.setdefault(c.dst, []).append(row[c.src])
+        into: dict[int, list[tuple[int, int]]] = {}
+        first = len(parents)  # this genome's connections are numbered from here
+        for i, c in enumerate(genome.active_conns()):
+            into.setdefault(c.dst, []).append((row[c.src], first + i))
         for n in order:
             act.append(0 if n.kind in ("bias", "input") else n.activation)
-            parents.extend(sorted(into.get(n.id, [])))
+            for parent, conn in sorted(into.get(n.id, [])):
+                parents.append(parent)
+                edge_conn.append(conn)
             crow.append(len(parents))
         row_start.append(row_start[-1] + len(order))
-    arrays = (np.asarray(a, dtype=np.int64) for a in (row_start, act, crow, parents))
+    arrays = (np.asarray(a, dtype=np.int64) for a in (row_start, act, crow, parents, edge_conn))
     return CompiledPopulation(n_in, n_out, *arrays)
 
 
-def _rollout_blocks(units, row_start, act, crow, parents, weights, starts, steps, const, out):
+def _rollout_blocks(units, row_start, act, crow, parents, weights, edge_weights, starts, steps, const, out):
     """Run the columns of ``units`` to the end of their episodes; write each column's return into ``out``.
 
     ``units`` is [U, 3]: (genome p, first column, stop column), a block of one genome's columns; column c is
-    (shared weight ``c // R``, repetition ``c % R``). A block's node values are one [rows, columns] array, so each
+    (weight ``c // R``, repetition ``c % R``) and starts from ``starts[c // R, c % R]`` (``starts`` [W, R, 4]) or
+    ``starts[0, c % R]`` ([1, R, 4]). Row k of column c is ``act[k](weights[c // R] * s)``, s the sum of its
+    parents, or with ``edge_weights`` ([edges, W]; None: all 1) the sum over its parent entries e of
+    ``edge_weights[e, c // R] * parent``. numba compiles the two cases apart (``edge_weights is None`` is decided
+    at compile time), so the shared-weight kernel pays nothing for the option. A block's node values are one
+    [rows, columns] array, so each
     node is computed for all of the block's columns in one loop (independent iterations: the CPU overlaps them,
     while one column alone would wait on each node's latency in turn). A column that ends leaves the block (the
     last live column takes its place), so every loop runs over live columns only. Each column's arithmetic is the
@@ -149,26 +168,33 @@ def _rollout_blocks(units, row_start, act, crow, parents, weights, starts, steps
     width = 0
     for u in range(units.shape[0]):
         width = max(width, units[u, 2] - units[u, 1])
-    rows = 0
+    rows, links = 0, 0
     for p in range(out.shape[0]):
         rows = max(rows, row_start[p + 1] - row_start[p])
+        links = max(links, crow[row_start[p + 1]] - crow[row_start[p]])
     values = np.empty((rows, width), dtype=out.dtype)
     state = np.empty((8, width), dtype=out.dtype)  # x, x', t, t', cos t, sin t, weight, return
     column = np.empty(width, dtype=np.int64)
+    if edge_weights is not None:  # the block's columns' edge weights, [edges of the genome, columns]
+        block_weights = np.empty((links, width), dtype=out.dtype)
     for u in range(units.shape[0]):
         p, first, n = units[u, 0], units[u, 1], units[u, 2] - units[u, 1]
         start, size = row_start[p], row_start[p + 1] - row_start[p]
+        first_edge, edges = crow[start], crow[start + size] - crow[start]
         x, x_dot, theta, theta_dot = state[0], state[1], state[2], state[3]
         cos_t, sin_t, w, total = state[4], state[5], state[6], state[7]
         for j in range(n):
             col = first + j
             column[j] = col
-            r = col % R
-            x[j], x_dot[j], theta[j], theta_dot[j] = starts[r, 0], starts[r, 1], starts[r, 2], starts[r, 3]
+            r, s = col % R, col // R if starts.shape[0] > 1 else 0
+            x[j], x_dot[j], theta[j], theta_dot[j] = starts[s, r, 0], starts[s, r, 1], starts[s, r, 2], starts[s, r, 3]
             cos_t[j], sin_t[j] = math.cos(theta[j]), math.sin(theta[j])
             w[j] = weights[col // R]
             total[j] = zero
             values[0, j] = one
+            if edge_weights is not None:
+                for e in range(edges):
+                    block_weights[e, j] = edge_weights[first_edge + e, col // R]
         for _ in range(steps):
             if n == 0:
                 break
@@ -184,8 +210,12 @@ def _rollout_blocks(units, row_start, act, crow, parents, weights, starts, steps
                     values[k, j] = zero
                 for e in range(crow[row], crow[row + 1]):
                     parent = parents[e]
-                    for j in range(n):
-                        values[k, j] += values[parent, j]
+                    if edge_weights is None:
+                        for j in range(n):
+                            values[k, j] += values[parent, j]
+                    else:
+                        for j in range(n):
+                            values[k, j] += block_weights[e - first_edge, j] * values[parent, j]
                 a = act[row]
                 if a == 1:  # linear
                     for j in range(n):
@@ -250,6 +280,9 @@ def _rollout_blocks(units, row_start, act, crow, parents, weights, starts, steps
                     for f in range(8):
                         state[f, j] = state[f, n]
                     column[j] = column[n]
+                    if edge_weights is not None:
+                        for e in range(edges):
+                            block_weights[e, j] = block_weights[e, n]
                 else:
                     j += 1
         for j in range(n):
@@ -283,11 +316,17 @@ def rollouts(
     steps: int,
     dtype: type = np.float32,
     threads: int = 1,
+    edge_weights: np.ndarray | None = None,
 ) -> np.ndarray:
-    """[P, W, R] swing-up returns: genome p with shared weight ``weights[w]`` from start state ``starts[r]``
-    ([R, 4]: x, x', t, t'), at most ``steps`` steps, in ``dtype`` (np.float32 or np.float64), on ``threads``
-    threads (the calling one and threads - 1 more, each taking the next block of columns left). The result does
-    not depend on ``threads``."""
+    """[P, W, R] swing-up returns: genome p with weight ``weights[w]`` from start state ``starts[r]`` ([R, 4]: x,
+    x', t, t') or ``starts[w, r]`` ([W, R, 4]: each weight its own starts), at most ``steps`` steps, in ``dtype``
+    (np.float32 or np.float64), on ``threads`` threads (the calling one and threads - 1 more, each taking the next
+    block of columns left). The result does not depend on ``threads``.
+
+    ``edge_weights`` ([W, connections], connections = ``len(compiled.parents)``: genome 0's active connections in
+    ``Genome.active_conns`` order, then genome 1's, ...) gives every connection its own weight for each w: a node
+    is then act(weights[w] * sum over its connections c of edge_weights[w, c] * parent), what ``PlainNetwork(genome,
+    conn_weights)(weights[w], inputs)`` computes (up to the order of the sum)."""
     dtype = np.dtype(dtype).type
     if dtype not in KERNEL_DTYPES:
         raise ValueError(f"The swing-up kernel runs in float32 or float64. Got {np.dtype(dtype).name}.")
@@ -295,20 +334,34 @@ def rollouts(
         raise ValueError(
             f"Swing-up networks have 5 inputs and 1 output. Got {compiled.n_inputs} and {compiled.n_outputs}."
         )
-    starts = np.ascontiguousarray(starts, dtype=dtype)
-    if starts.ndim != 2 or starts.shape[1] != 4:
-        raise ValueError(f"starts must be [R, 4]. Got {starts.shape}.")
     weights = np.asarray(weights, dtype=dtype)
-    P, W, R = compiled.size, len(weights), len(starts)
+    if weights.ndim != 1:
+        raise ValueError(f"weights must be [W]. Got {weights.shape}.")
+    W = len(weights)
+    starts = np.asarray(starts, dtype=dtype)
+    if starts.ndim == 2:
+        starts = starts[None]
+    if starts.ndim != 3 or starts.shape[2] != 4 or starts.shape[0] not in (1, W):
+        raise ValueError(f"starts must be [R, 4] or [{W}, R, 4]. Got {starts.shape}.")
+    starts = np.ascontiguousarray(starts)
+    if edge_weights is not None:
+        edge_weights = np.asarray(edge_weights, dtype=dtype)
+        if edge_weights.shape != (W, len(compiled.parents)):
+            raise ValueError(
+                f"edge_weights must be [{W}, {len(compiled.parents)}] (one per weight and connection). "
+                f"Got {edge_weights.shape}."
+            )
+        edge_weights = np.ascontiguousarray(edge_weights.T[compiled.edge_conn])  # [parent entries, W]
+    P, R = compiled.size, starts.shape[1]
     out = np.zeros((P, W, R), dtype=dtype)
     if out.size == 0 or steps <= 0:
         return out
     units = _units(compiled, W * R)
-    args = (compiled.row_start, compiled.act, compiled.crow, compiled.parents, weights, starts, int(steps))
-    const = _constants(dtype)
+    c = compiled
+    args = (c.row_start, c.act, c.crow, c.parents, weights, edge_weights, starts, int(steps), _constants(dtype), out)
     threads = max(1, min(int(threads), len(units)))
     if threads == 1:
-        _kernel(units, *args, const, out)
+        _kernel(units, *args)
         return out
     lock, taken, errors = threading.Lock(), [0], []
 
@@ -320,7 +373,7 @@ def rollouts(
                     taken[0] += 1
                 if u >= len(units) or errors:
                     return
-                _kernel(units[u : u + 1], *args, const, out)
+                _kernel(units[u : u + 1], *args)
         except BaseException as err:  # re-raised in the calling thread
             errors.append(err)
 
@@ -328,23 +381,6 @@ def rollouts(
     for helper in helpers:
         helper.start()
     work()
-    for helper in helpers:
-        helper.join()
-    if errors:
-        raise errors[0]
-    return out
-    errors: list[BaseException] = []
-
-    def run(first: int) -> None:
-        try:
-            _kernel(first, threads, *args, const, out)
-        except BaseException as err:  # re-raised in the calling thread
-            errors.append(err)
-
-    helpers = [threading.Thread(target=run, args=(k,), daemon=True) for k in range(1, threads)]
-    for helper in helpers:
-        helper.start()
-    run(0)
     for helper in helpers:
         helper.join()
     if errors:
