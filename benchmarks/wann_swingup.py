@@ -66,16 +66,17 @@ def cell(stats: dict[str, float] | None) -> str:
 
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| seed | " + " | ".join(name for _, name in COLUMNS) + " | connections | hidden | search wall time | "
-        "s/generation early → late |",
-        "|---|" + "---|" * (len(COLUMNS) + 4),
+        "| seed | " + " | ".join(name for _, name in COLUMNS) + " | connections | hidden | scored by | "
+        "search wall time | s/generation early → late |",
+        "|---|" + "---|" * (len(COLUMNS) + 5),
     ]
     for r in rows:
         ev = r["eval"]
         lines.append(
             f"| {r['seed']} | "
             + " | ".join(cell(ev.get(key)) for key, _ in COLUMNS)
-            + f" | {ev['connections']} | {ev['hidden_nodes']} | {r['wall_seconds'] / 60:.1f} min | "
+            + f" | {ev['connections']} | {ev['hidden_nodes']} | {r.get('backend', 'torch')} | "
+            f"{r['wall_seconds'] / 60:.1f} min | "
             f"{r['early_seconds_per_generation']:.2f} → {r['late_seconds_per_generation']:.2f} |"
         )
     medians = []
@@ -83,9 +84,9 @@ def table(rows: list[dict[str, Any]]) -> str:
         means = [r["eval"][key]["mean"] for r in rows if r["eval"].get(key)]
         medians.append(f"**{statistics.median(means):.0f}**" if means else "—")
     wall = statistics.median(r["wall_seconds"] for r in rows) / 60
-    lines.append(f"| median | {' | '.join(medians)} | | | {wall:.1f} min | |")
+    lines.append(f"| median | {' | '.join(medians)} | | | | {wall:.1f} min | |")
     paper = [PAPER_SWINGUP.get(key, "—") for key, _ in COLUMNS]
-    lines.append(f"| paper (Gaier & Ha 2019, Table 1) | {' | '.join(paper)} | | | | |")
+    lines.append(f"| paper (Gaier & Ha 2019, Table 1) | {' | '.join(paper)} | | | | | |")
     return "\n".join(lines)
 
 
@@ -108,7 +109,9 @@ def main() -> None:
     rows = []
     for folder in folders:
         config = yaml.safe_load((folder / "config.yaml").read_text())
-        row = {"seed": config["seed"], "run": folder.name, **search_row(folder)}
+        # runs made before the backend option were scored by the torch evaluator
+        backend = config.get("backend", "torch")
+        row = {"seed": config["seed"], "run": folder.name, "backend": backend, **search_row(folder)}
         row["eval"] = evaluate(folder, args.reeval, args.trials)
         print(json.dumps({k: v for k, v in row.items() if k != "eval"}), flush=True)
         rows.append(row)

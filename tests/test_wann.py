@@ -347,10 +347,12 @@ def test_packed_parent_sums_by_embedding_bag_and_by_csr_product_give_the_same_bi
         torch.testing.assert_close(outs[0], outs[1], rtol=0, atol=0, equal_nan=True)
 
 
-def test_batched_returns_equal_plain_returns_on_random_genomes():
+@pytest.mark.parametrize("backend", ["torch", "numba"])
+def test_batched_returns_equal_plain_returns_on_random_genomes(backend):
     genomes = grown_genomes(10, 20, seed=1)
     steps = 40  # closed-loop swing-up amplifies last-bit differences of sin/cos over long horizons
-    returns = evaluate_swingup(genomes, seed=5, generation=2, reps=2, steps=steps, dtype=torch.float64)
+    kwargs = {"steps": steps, "dtype": torch.float64, "backend": backend}
+    returns = evaluate_swingup(genomes, seed=5, generation=2, reps=2, **kwargs)
     starts = swingup_initial_states(5, 2, 2)
     for p, genome in enumerate(genomes):
         for w, weight in enumerate(SHARED_WEIGHTS):
@@ -359,13 +361,102 @@ def test_batched_returns_equal_plain_returns_on_random_genomes():
                 assert float(returns[p, w, r]) == pytest.approx(expected, rel=1e-9, abs=1e-9)
 
 
-def test_dedupe_and_early_stop_do_not_change_returns():
+def test_numba_kernel_equals_plain_returns_on_both_expressions_empty_genomes_and_early_ends():
+    from nograd.wann.swingup_kernel import compile_population, rollouts
+
+    grown = grown_genomes(8, 25, seed=0)  # (some grown networks amplify last-bit differences within 40 steps)
+    as_genes = [Genome(g.n_inputs, g.n_outputs, g.nodes, g.conns, "genes") for g in grown]
+    assert any(g.num_active != h.num_active for g, h in zip(grown, as_genes))  # some split hidden connections
+    empty = Genome.fully_connected(5, 1, [False] * 6)  # no active connection: the output is 0
+    push = Genome.fully_connected(5, 1, [True] + [False] * 5)  # bias -> output only: the weight pushes the cart
+    genomes = grown + as_genes + [empty, push]
+    # a generic start, and two carts that leave |x| <= 2.4 within a few steps
+    starts = np.array([[0.1, -0.2, 3.0, 0.3], [2.3, 3.0, 3.0, 0.5], [-2.0, -4.0, 2.5, -1.0]])
+    steps = 40
+    for start in starts[1:]:
+        env = SwingUp(tuple(start))
+        while not env.done:
+            env.step(0.0)
+        assert env.t < 20
+    out = rollouts(compile_population(genomes), SHARED_WEIGHTS, starts, steps, np.float64)
+    assert out.dtype == np.float64 and out.shape == (len(genomes), len(SHARED_WEIGHTS), 3)
+    for p, genome in enumerate(genomes):
+        for w, weight in enumerate(SHARED_WEIGHTS):
+            for r, start in enumerate(starts):
+                expected = evaluate_plain(genome, weight, start.tolist(), steps)
+                assert out[p, w, r] == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
+def test_numba_and_torch_backends_agree_and_float32_stays_float32():
+    # (some grown networks, e.g. chains of cos(pi x) at weight 2, amplify last-bit differences within 30 steps)
+    genomes = grown_genomes(10, 20, seed=1) + [Genome.fully_connected(5, 1, [False] * 6)]
+    kwargs = {"seed": 4, "generation": 1, "reps": 2, "steps": 40}
+    f64 = evaluate_swingup(genomes, dtype=torch.float64, backend="numba", **kwargs)
+    expected = evaluate_swingup(genomes, dtype=torch.float64, backend="torch", **kwargs)
+    torch.testing.assert_close(f64, expected, rtol=1e-9, atol=1e-9)
+    f32 = evaluate_swingup(genomes, dtype=torch.float32, backend="numba", **kwargs)
+    assert f32.dtype == torch.float32
+    torch.testing.assert_close(f32.double(), f64, rtol=1e-3, atol=1e-3)
+    assert not torch.equal(f32, f64.float())  # computed in float32, not in float64 and rounded at the end
+    f32_torch = evaluate_swingup(genomes, dtype=torch.float32, backend="torch", **kwargs)
+    torch.testing.assert_close(f32, f32_torch, rtol=1e-3, atol=1e-3)
+
+
+def test_numba_returns_do_not_depend_on_threads_or_blocks(monkeypatch):
+    from nograd.wann import swingup_kernel
+
+    genomes = grown_genomes(9, 25, seed=7)
+    many = {"weights": torch.linspace(-2, 2, 41).tolist(), "reps": 4}  # 164 columns of one genome: 3 blocks
+    for dtype in (torch.float32, torch.float64):
+        for population, kwargs in ((genomes, {"reps": 2}), (genomes[:1], many)):
+            kwargs = {"seed": 3, "steps": 300, "dtype": dtype, "backend": "numba", **kwargs}
+            runs = [evaluate_swingup(population, threads=threads, **kwargs) for threads in (1, 2, 3)]
+            monkeypatch.setattr(swingup_kernel, "BLOCK", 5)
+            runs.append(evaluate_swingup(population, threads=2, **kwargs))
+            monkeypatch.undo()
+            for out in runs[1:]:
+                torch.testing.assert_close(out, runs[0], rtol=0, atol=0, equal_nan=True)
+
+
+def test_swingup_backend_choice_and_errors(monkeypatch):
+    import sys
+
+    from nograd.errors import MissingExtraError
+    from nograd.wann import evaluate
+
+    genomes = [Genome.fully_connected(5, 1)]
+    assert evaluate.resolve_backend("auto", torch.float32) == "numba"
+    assert evaluate.resolve_backend("auto", torch.float16) == "torch"
+    with pytest.raises(ValueError, match="float32 or float64"):
+        evaluate.resolve_backend("numba", torch.float16)
+    with pytest.raises(ValueError, match="Unknown swing-up backend 'jax'; valid: auto, numba, torch"):
+        evaluate_swingup(genomes, steps=2, backend="jax")
+    with pytest.raises(ValueError, match="5 inputs and 1 output"):
+        evaluate_swingup([Genome.fully_connected(4, 1)], steps=2, backend="numba")
+    bad = grown_genomes(1, 10)[0]
+    bad.nodes = [NodeGene(n.id, n.kind, 99) if n.kind == "hidden" else n for n in bad.nodes]
+    with pytest.raises(ValueError, match="Unknown WANN activation id 99"):
+        evaluate_swingup([bad], steps=2, backend="numba")
+    # without numba, auto falls back to torch and numba says what to install
+    monkeypatch.setitem(sys.modules, "numba", None)
+    monkeypatch.setattr(evaluate, "_numba_import", [])
+    assert evaluate.resolve_backend("auto") == "torch"
+    with pytest.raises(MissingExtraError, match="pip install numba"):
+        evaluate_swingup(genomes, steps=2, backend="numba")
+    torch.testing.assert_close(
+        evaluate_swingup(genomes, steps=5), evaluate_swingup(genomes, steps=5, backend="torch"), rtol=0, atol=0
+    )
+
+
+@pytest.mark.parametrize("backend", ["torch", "numba"])
+def test_dedupe_and_early_stop_do_not_change_returns(backend):
     genomes = grown_genomes(6, 10, seed=2)
     genomes = genomes + [genomes[0].copy(), genomes[3].copy()]
-    base = evaluate_swingup(genomes, seed=1, generation=0, reps=2, steps=150, dtype=torch.float64, dedupe=False)
+    common = {"seed": 1, "generation": 0, "reps": 2, "steps": 150, "dtype": torch.float64, "backend": backend}
+    base = evaluate_swingup(genomes, dedupe=False, **common)
     torch.testing.assert_close(base[-2], base[0], rtol=0, atol=0)
     for kwargs in ({"dedupe": True}, {"early_stop": False}):  # workers: see the worker pool's test
-        out = evaluate_swingup(genomes, seed=1, generation=0, reps=2, steps=150, dtype=torch.float64, **kwargs)
+        out = evaluate_swingup(genomes, **common, **kwargs)
         torch.testing.assert_close(out, base, rtol=0, atol=0)
 
 
@@ -398,27 +489,30 @@ def test_worker_pool_gives_the_same_bits_as_one_process_and_fails_cleanly():
     genomes = grown_genomes(9, 20, seed=4)
     with SwingUpPool(2) as pool:
         for dtype, generation in ((torch.float32, 0), (torch.float64, 1)):  # the same pool, reused
-            kwargs = {"seed": 2, "generation": generation, "reps": 2, "steps": 100, "dtype": dtype}
+            kwargs = {"seed": 2, "generation": generation, "reps": 2, "steps": 100, "dtype": dtype, "backend": "torch"}
             torch.testing.assert_close(
                 evaluate_swingup(genomes, pool=pool, **kwargs), evaluate_swingup(genomes, **kwargs), rtol=0, atol=0
             )
         bad = genomes[1].copy()
         bad.nodes = [replace(n, activation=99) if n.kind == "hidden" else n for n in bad.nodes]
         with pytest.raises(WorkerError, match="KeyError: 99; the pool is shut down"):
-            evaluate_swingup([genomes[0], bad], reps=1, steps=5, pool=pool)
+            evaluate_swingup([genomes[0], bad], reps=1, steps=5, pool=pool, backend="torch")
         assert pool.closed
         with pytest.raises(WorkerError, match="closed"):
-            evaluate_swingup(genomes, reps=1, steps=5, pool=pool)
+            evaluate_swingup(genomes, reps=1, steps=5, pool=pool, backend="torch")
 
 
 # -- trainer and CLI ---------------------------------------------------------------------------------------------
-def test_wann_cli_trains_saves_champion_and_resumes_exactly(tmp_path):
+@pytest.mark.parametrize("backend", ["torch", "numba"])
+def test_wann_cli_trains_saves_champion_and_resumes_exactly(tmp_path, backend):
+    import yaml
     from click.testing import CliRunner
 
     from nograd.cli.main import cli
     from nograd.runs import load_checkpoint
 
     args = ["wann", "train", "swingup", "-p", "8", "--reps", "1", "--steps", "60", "--dtype", "float64", "-q"]
+    args += ["--backend", backend]
     full = CliRunner().invoke(cli, [*args, "-g", "4", "-o", str(tmp_path / "a")])
     assert full.exit_code == 0, full.output
     assert "champion mean fitness" in full.output
@@ -430,16 +524,34 @@ def test_wann_cli_trains_saves_champion_and_resumes_exactly(tmp_path):
     half = CliRunner().invoke(cli, [*args, "-g", "2", "-o", str(tmp_path / "b")])
     assert half.exit_code == 0, half.output
     (run_b,) = (tmp_path / "b").iterdir()
-    # the rest in two worker processes: the same bits
+    assert yaml.safe_load((run_b / "config.yaml").read_text())["backend"] == backend
+    # the rest in two worker processes (torch; numba ignores workers): the same bits
     resumed = CliRunner().invoke(cli, ["wann", "train", "--resume", str(run_b), "-g", "4", "--workers", "2", "-q"])
     assert resumed.exit_code == 0, resumed.output
     a, b = load_checkpoint(run_a / "checkpoints/last.pt"), load_checkpoint(run_b / "checkpoints/last.pt")
     assert a["search"] == b["search"]
     assert a["trainer"]["champion"] == b["trainer"]["champion"]
     assert len((run_b / "metrics.csv").read_text().splitlines()) == 5
+    changed = CliRunner().invoke(cli, ["wann", "train", "--resume", str(run_b), "-g", "5", "--backend", "torch"])
+    assert changed.exit_code == 2 and "only -g/--generations, --workers and --device may change" in changed.output
 
     bad = CliRunner().invoke(cli, ["wann", "train", "cartpole"])
     assert bad.exit_code == 2 and "Unknown WANN task 'cartpole'" in bad.output
+
+
+def test_wann_runs_made_before_the_backend_option_resume_with_torch(tmp_path):
+    import yaml
+
+    from nograd.train_wann import resume_wann, train_wann
+
+    config = {"task": "swingup", "population": 6, "generations": 1, "reps": 1, "steps": 20, "out": str(tmp_path)}
+    trainer = train_wann(config, progress=False)
+    assert trainer.config["backend"] == "numba"  # "auto", resolved where numba is installed
+    path = trainer.run.path / "config.yaml"
+    old = yaml.safe_load(path.read_text())
+    del old["backend"]
+    path.write_text(yaml.safe_dump(old))
+    assert resume_wann(trainer.run.path, progress=False, generations=2).config["backend"] == "torch"
 
 
 # -- classification ----------------------------------------------------------------------------------------------
@@ -639,22 +751,69 @@ def test_adam_trains_the_exported_module():
     assert not torch.equal(module.weight.detach(), torch.full_like(module.weight, 0.5))
 
 
-def test_batched_weight_rollouts_equal_plain_rollouts():
+@pytest.mark.parametrize("backend", ["torch", "numba"])
+def test_batched_weight_rollouts_equal_plain_rollouts(backend):
     from nograd.wann.export import active_connections
     from nograd.wann.tune import addressed_starts, rollout_weights
 
-    starts = addressed_starts(0, "test", 0, 2)
+    grown = grown_genomes(8, 25, seed=0)  # (some grown networks amplify last-bit differences within 40 steps)
+    as_genes = [Genome(g.n_inputs, g.n_outputs, g.nodes, g.conns, "genes") for g in grown]
+    assert any(g.num_active != h.num_active for g, h in zip(grown, as_genes))  # some split hidden connections
+    push = Genome.fully_connected(5, 1, [True] + [False] * 5)  # bias -> output only: the weight pushes the cart
+    # a generic start, and a cart that leaves |x| <= 2.4 within a few steps
+    starts = torch.cat([addressed_starts(0, "test", 0, 2), torch.tensor([[2.3, 3.0, 3.0, 0.5]], dtype=torch.float64)])
     rng = torch.Generator().manual_seed(0)
-    for genome in grown_genomes(5, 20, seed=1):
+    for genome in grown + as_genes + [push]:
         conns = active_connections(genome)
         weights = torch.randn(3, len(conns), generator=rng, dtype=torch.float64)
-        returns = rollout_weights(genome, weights, starts, steps=40)
-        paired = rollout_weights(genome, weights[:2], starts.unsqueeze(1), steps=40)
+        returns = rollout_weights(genome, weights, starts, steps=40, backend=backend)
+        assert returns.dtype == torch.float64 and returns.shape == (3, 3)
+        paired = rollout_weights(genome, weights[:2], starts[:2].unsqueeze(1), steps=40, backend=backend)
         for k in range(3):
-            for r in range(2):
+            for r in range(3):
                 expected = evaluate_plain(genome, 1.0, starts[r].tolist(), 40, dict(zip(conns, weights[k].tolist())))
                 assert float(returns[k, r]) == pytest.approx(expected, rel=1e-9, abs=1e-9)
         assert paired[:, 0].tolist() == pytest.approx([float(returns[0, 0]), float(returns[1, 1])], rel=1e-12)
+
+
+def test_numba_and_torch_weight_rollouts_agree_with_per_vector_starts_on_any_threads():
+    from nograd.wann.tune import addressed_starts, rollout_weights
+
+    rng = torch.Generator().manual_seed(1)
+    for genome in grown_genomes(6, 20, seed=1) + [Genome.fully_connected(5, 1, [False] * 6)]:
+        weights = torch.randn(5, genome.num_active, generator=rng, dtype=torch.float64) * 0.7 + 1.0
+        shared = addressed_starts(2, "test", 0, 3)
+        own = torch.stack([addressed_starts(2, "test-own", k, 3) for k in range(5)])  # [K, R, 4]
+        for states in (shared, own):
+            numba_out = rollout_weights(genome, weights, states, steps=40, backend="numba", threads=1)
+            torch_out = rollout_weights(genome, weights, states, steps=40, backend="torch")
+            torch.testing.assert_close(numba_out, torch_out, rtol=1e-9, atol=1e-9)
+        for k in range(5):  # vector k from its own starts: the same as vector k alone from those starts
+            alone = rollout_weights(genome, weights[k : k + 1], own[k], steps=40, backend="numba")
+            torch.testing.assert_close(alone[0], numba_out[k], rtol=0, atol=0)
+        f32 = rollout_weights(genome, weights, own, steps=40, dtype=torch.float32, backend="numba")
+        assert f32.dtype == torch.float32
+        torch.testing.assert_close(f32.double(), numba_out, rtol=1e-3, atol=1e-3)
+
+
+def test_numba_weight_rollouts_do_not_depend_on_threads_or_blocks(monkeypatch):
+    from nograd.wann import swingup_kernel
+    from nograd.wann.export import GenomeModule
+    from nograd.wann.tune import addressed_starts, rollout_weights
+
+    genome = grown_genomes(1, 25, seed=7)[0]
+    module = GenomeModule(genome, dtype=torch.float64)  # a module serves as well as its genome
+    weights = 1.0 + 0.3 * torch.randn(40, genome.num_active, generator=torch.Generator().manual_seed(3))
+    starts = addressed_starts(3, "test", 0, 4)  # 160 columns: 3 blocks
+    for dtype in (torch.float32, torch.float64):
+        kwargs = {"steps": 300, "dtype": dtype, "backend": "numba"}
+        runs = [rollout_weights(module, weights, starts, threads=threads, **kwargs) for threads in (1, 2, 3)]
+        monkeypatch.setattr(swingup_kernel, "BLOCK", 7)
+        runs.append(rollout_weights(genome, weights, starts, threads=2, **kwargs))
+        monkeypatch.undo()
+        assert runs[0].dtype == dtype
+        for out in runs[1:]:
+            torch.testing.assert_close(out, runs[0], rtol=0, atol=0, equal_nan=True)
 
 
 def test_cmaes_minimises_a_rotated_ellipsoid():
@@ -680,8 +839,10 @@ def test_tuning_individual_weights_keeps_the_start_if_nothing_beats_it():
     out = tune_swingup_weights(genome, 1.0, generations=3, population=6, reps=2, select_reps=4, steps=100)
     assert len(out["weights"]) == genome.num_enabled and len(out["history"]) == 3 * 3  # 3 generations per sigma
     assert out["selection_return"] >= out["start_selection_return"]
-    again = tune_swingup_weights(genome, 1.0, generations=3, population=6, reps=2, select_reps=4, steps=100)
-    assert again["weights"] == out["weights"]  # seeded
+    threads = torch.get_num_threads()
+    again = tune_swingup_weights(genome, 1.0, generations=3, population=6, reps=2, select_reps=4, steps=100, threads=2)
+    assert again["weights"] == out["weights"]  # seeded, whatever the threads
+    assert torch.get_num_threads() == threads  # the CMA-ES ran on one torch thread; the setting is restored
 
 
 def test_parents_are_the_better_of_two_tournaments_as_in_the_reference():

@@ -6,10 +6,13 @@
         checkpoints/last.pt       search state (population, fitness, counters) and trainer counters, atomically
         champion.json             the genome with the best mean fitness so far, rewritten after each improvement
 
-Tasks: swing-up and classification are vectorised natively; ``biped`` (BipedalWalker-v3) and ``gym:<EnvId>`` run
-any gymnasium environment through ``nograd.envs.gym_adapter`` (optional extras ``nograd[gym]``, ``nograd[box2d]``).
-The image tasks can score their populations on a GPU (``device: cuda``); swing-up and the gym tasks are CPU-bound
-by design (small networks stepped one time step at a time, or a gymnasium environment) and refuse it.
+Tasks: swing-up and classification are vectorised natively (swing-up by default in the compiled numba kernel;
+``backend``: auto, numba or torch, see ``nograd.wann.evaluate.evaluate_swingup``; "auto" is written to config.yaml
+as the backend it picked, and runs made before the option resume with torch); ``biped`` (BipedalWalker-v3) and
+``gym:<EnvId>`` run any gymnasium environment through ``nograd.envs.gym_adapter`` (optional extras ``nograd[gym]``,
+``nograd[box2d]``). The image tasks can score their populations on a GPU (``device: cuda``); swing-up and the gym
+tasks are CPU-bound by design (small networks stepped one time step at a time, or a gymnasium environment) and
+refuse it.
 
 Every random draw is addressed by (seed, generation, ...), so a run resumed from ``last.pt`` makes exactly the
 generations an uninterrupted run makes (on the same device: a GPU's kernels may round differently from the CPU's).
@@ -44,7 +47,7 @@ from nograd.tasks.wann_images import halve_test_split, wann_images
 from nograd.wann import WANN, Genome, evaluate_swingup
 from nograd.wann.activations import CLASSIFY_ACTIVATIONS, CONTROL_ACTIVATIONS
 from nograd.wann.classify import evaluate_classification
-from nograd.wann.evaluate import SwingUpPool
+from nograd.wann.evaluate import BACKENDS, SwingUpPool, resolve_backend
 from nograd.wann.genome import EXPRESSIONS
 from nograd.wann.ranking import CROWDING_RULES
 
@@ -110,6 +113,7 @@ DEFAULTS: dict[str, Any] = {
     "dtype": "float32",
     "steps": 1000,
     "workers": 1,
+    "backend": "auto",
     "batch": 1000,
     "data_dir": None,
     "data_split": "train",
@@ -143,6 +147,7 @@ _CONSTRAINTS = {
     "tournament_size": Interval(int, 1, None),
     "steps": Interval(int, 1, 1000),
     "workers": Interval(int, 1, 64),
+    "backend": Options(BACKENDS),
     "dtype": Options(("float32", "float64")),
     "batch": Interval(int, 1, None),
     "champion_retests": Interval(int, 0, None),
@@ -162,8 +167,6 @@ def gym_env_id(task: str) -> str | None:
 def check_wann_device(device: Any, task: str | None = None) -> str:
     """``device`` as a string ('cpu', 'cuda' or 'cuda:N'); a ConfigError unless it is one of those, CUDA is there,
     and ``task`` (when given) may run on it."""
-    import torch
-
     try:
         dev = torch.device(device) if isinstance(device, str) else None
     except (RuntimeError, TypeError, ValueError):
@@ -212,6 +215,8 @@ def resolve_wann_config(config: dict[str, Any]) -> dict[str, Any]:
         constraints["steps"] = Interval(int, 1, None, allow_none=True)
     validate_params("wann train", resolved, constraints)
     resolved["device"] = check_wann_device(resolved["device"], task)
+    if task == "swingup":  # "auto" becomes the backend it picks here, so a resumed run keeps scoring the same way
+        resolved["backend"] = resolve_backend(resolved["backend"], getattr(torch, resolved["dtype"]))
     resolved["out"] = str(resolved["out"])
     return resolved
 
@@ -249,7 +254,7 @@ class WannTrainer:
             activations=activations,
             seed=cfg["seed"],
         )
-        self.pool: SwingUpPool | None = None  # swing-up worker processes (workers > 1), started on first use
+        self.pool: SwingUpPool | None = None  # swing-up worker processes (torch, workers > 1), started on first use
         self.elapsed = 0.0
         self.rollouts = 0
         self.champion: Genome | None = None
@@ -317,7 +322,8 @@ class WannTrainer:
                 genomes, seed=cfg["seed"], generation=generation, reps=reps, steps=cfg["steps"], dtype=dtype
             )
         if self.data is None:
-            if cfg["workers"] > 1 and (self.pool is None or self.pool.closed):
+            torch_pool = cfg["backend"] == "torch" and cfg["workers"] > 1  # numba runs on threads instead
+            if torch_pool and (self.pool is None or self.pool.closed):
                 self.pool = SwingUpPool(cfg["workers"])
             return evaluate_swingup(
                 genomes,
@@ -326,7 +332,8 @@ class WannTrainer:
                 reps=reps,
                 steps=cfg["steps"],
                 dtype=dtype,
-                pool=self.pool,
+                pool=self.pool if torch_pool else None,
+                backend=cfg["backend"],
             )
         inputs, labels = self.data
         return evaluate_classification(
@@ -511,6 +518,7 @@ def resume_wann(
     config = run.read_config()
     config.setdefault("expression", "genes")  # runs made before the option expressed genomes this way
     config.setdefault("crowding", "nsga2")  # and ranked this way
+    config.setdefault("backend", "torch")  # and scored swing-up this way
     if generations is not None:
         config["generations"] = generations
     if workers is not None:

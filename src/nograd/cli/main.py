@@ -221,9 +221,16 @@ def wann() -> None:
 @click.option("--dtype", help="float32 (default) or float64 for the rollouts.")
 @click.option("--steps", type=int, help="Steps per episode (swingup: 1000; gym tasks: the environment's time limit).")
 @click.option(
+    "--backend",
+    type=click.Choice(["auto", "numba", "torch"]),
+    help="Swing-up scoring: numba (a compiled kernel on all torch threads), torch (batched tensor ops) or auto "
+    "(default: numba where it is installed).",
+)
+@click.option(
     "--workers",
     type=int,
-    help="Swing-up: worker processes that score the population (default 1; results do not depend on it).",
+    help="Swing-up with --backend torch: worker processes that score the population (default 1; results do not "
+    "depend on it).",
 )
 @click.option("--batch", type=int, help="Classification: images per rollout (default 1000).")
 @click.option("--data-dir", help="Classification: folder with the dataset files.")
@@ -255,6 +262,7 @@ def wann_train(
     device: str | None,
     dtype: str | None,
     steps: int | None,
+    backend: str | None,
     workers: int | None,
     batch: int | None,
     data_dir: str | None,
@@ -276,7 +284,7 @@ def wann_train(
 
     try:
         if resume_dir is not None:
-            given = (task, population, reps, p_init_enable, tournament_size, seed, dtype, steps, out, batch)
+            given = (task, population, reps, p_init_enable, tournament_size, seed, dtype, steps, out, batch, backend)
             if any(v is not None for v in (*given, crowding, expression, champion_retests)):
                 raise ConfigError(
                     "--resume continues a run with its own config; only -g/--generations, --workers and --device may "
@@ -301,6 +309,7 @@ def wann_train(
                 "dtype": dtype,
                 "steps": steps,
                 "workers": workers,
+                "backend": backend,
                 "batch": batch,
                 "data_dir": data_dir,
                 "data_split": data_split,

@@ -1,5 +1,6 @@
 """Weight agnostic neural networks (Gaier & Ha, NeurIPS 2019): genomes, mutation, NSGA-II ranking, ask/tell search,
-and batched evaluation of a whole population on every shared weight at once.
+and evaluation of a whole population on every shared weight at once (swing-up by default in a compiled numba
+kernel, ``nograd.wann.swingup_kernel``; otherwise as batched tensor ops).
 
 Reference implementation: google/brain-tokyo-workshop, folder ``WANNRelease/WANN`` (each module cites the files
 it follows).

@@ -1,5 +1,12 @@
 """Scoring WANN genomes on swing-up: the whole population x shared weights x repetitions as batched tensor ops.
 
+``evaluate_swingup`` has two backends. By default ("auto") it runs the compiled numba kernel of
+``nograd.wann.swingup_kernel``, which plays each genome's episodes to their ends in one loop: no per-op overhead
+(a grown network's time step here is a hundred or more tiny tensor ops), every thread busy, and each episode
+stopped when its cart leaves the track (see the wann-speed section of docs/benchmarks.md). This module's torch
+evaluator, described below, is the fallback where numba is not installed, and stays selectable
+(``backend="torch"``).
+
 The reference (google/brain-tokyo-workshop, ``WANNRelease/WANN/wann_src/task.py: getDistFitness``) runs one
 network, one weight, one time step at a time. Here all P genomes are packed into one graph
 (``PackedPopulation``): every (genome, node) pair is a row of a node-value matrix whose columns are the W x R
@@ -28,7 +35,8 @@ Every op gives each value the same bits wherever its row sits (``activation_ops`
 chunks and concatenated equals, bit for bit, the population scored whole; ``SwingUpPool`` scores the chunks in
 worker processes (one core each: per-op Python overhead holds the GIL, so threads gain nothing).
 
-``evaluate_plain`` is the one-network-at-a-time reference in Python floats; a test checks both agree.
+``evaluate_plain`` is the one-network-at-a-time reference in Python floats; tests check that it, the torch
+evaluator and the numba kernel agree.
 """
 
 from __future__ import annotations
@@ -45,12 +53,15 @@ import torch
 from torch import Tensor
 
 from nograd.envs.swingup import MAX_STEPS, BatchedSwingUp, SwingUp, swingup_initial_states
-from nograd.errors import NogradError
+from nograd.errors import MissingExtraError, NogradError
 from nograd.wann.activations import ACTIVATION_ORDER, PREMULTIPLY, activation_ops, scalar_activation
 from nograd.wann.genome import Genome, node_layers
 
 __all__ = [
     "SHARED_WEIGHTS",
+    "BACKENDS",
+    "resolve_backend",
+    "numba_available",
     "PackedPopulation",
     "SwingUpPool",
     "WorkerError",
@@ -350,33 +361,113 @@ def evaluate_swingup(
     early_stop: bool = True,
     workers: int = 1,
     pool: SwingUpPool | None = None,
+    backend: str = "auto",
+    threads: int | None = None,
 ) -> Tensor:
     """Returns [P, W, R]: the swing-up return of every genome with every shared weight on every repetition.
 
     Repetition r starts from ``swingup_initial_states(seed, generation, reps)[r]`` for every genome and weight.
-    ``dedupe`` scores identical genomes once; ``early_stop`` checks every 64 steps whether every episode has
-    ended and stops if so (the returns are the same either way). ``pool`` (a ``SwingUpPool``, made once and reused)
-    splits the genomes into one chunk per worker process, balanced by cost; ``workers`` > 1 with no pool makes a
-    pool for this call only (its processes take a second or two to start). Results do not depend on either.
+    ``dedupe`` scores identical genomes once.
+
+    ``backend`` (see ``resolve_backend``): "numba" runs every episode in the compiled kernel of
+    ``nograd.wann.swingup_kernel``, on ``threads`` threads of this process (default ``torch.get_num_threads()``);
+    each episode stops when it ends, and ``early_stop``, ``workers`` and ``pool`` are ignored. "torch" steps all
+    episodes together as tensor ops (this module): ``early_stop`` checks every 64 steps whether every episode has
+    ended and stops if so; ``pool`` (a ``SwingUpPool``, made once and reused) splits the genomes into one chunk
+    per worker process, balanced by cost; ``workers`` > 1 with no pool makes a pool for this call only (its
+    processes take a second or two to start). "auto" (default): numba where it is installed and the dtype is
+    float32 or float64, else torch. Results depend on none of ``early_stop``, ``workers``, ``pool`` and
+    ``threads``; the two backends agree up to rounding, not bit for bit.
     """
+    backend = resolve_backend(backend, dtype)
     if dedupe:
         unique, index = distinct_genomes(genomes)
         if len(unique) < len(genomes):
             scores = evaluate_swingup(
-                unique, seed, generation, reps, weights, steps, dtype, False, early_stop, workers, pool
+                unique,
+                seed,
+                generation,
+                reps,
+                weights,
+                steps,
+                dtype,
+                dedupe=False,
+                early_stop=early_stop,
+                workers=workers,
+                pool=pool,
+                backend=backend,
+                threads=threads,
             )
             return scores[torch.tensor(index)]
+    if backend == "numba":
+        return _numba_rollouts(list(genomes), seed, generation, reps, weights, steps, dtype, threads)
     if pool is None and workers > 1 and len(genomes) > 1:
         with SwingUpPool(workers) as own:
             return own.evaluate(genomes, seed, generation, reps, weights, steps, dtype, early_stop)
     if pool is not None and pool.workers > 1 and len(genomes) > 1:
         return pool.evaluate(genomes, seed, generation, reps, weights, steps, dtype, early_stop)
-    threads = torch.get_num_threads()
+    torch_threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         return _rollouts(list(genomes), seed, generation, reps, weights, steps, dtype, early_stop)
     finally:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(torch_threads)
+
+
+#: The backends of ``evaluate_swingup``.
+BACKENDS: tuple[str, ...] = ("auto", "numba", "torch")
+_NUMBA_HINT = "numba is not installed; install it with: pip install numba"
+_numba_import: list[str | None] = []  # [None] once numba imported, [message] once it failed
+
+
+def numba_available() -> bool:
+    """Whether numba can be imported (checked once per process)."""
+    if not _numba_import:
+        try:
+            import numba  # noqa: F401
+        except ImportError as err:
+            _numba_import.append(f"{_NUMBA_HINT} ({err})")
+        else:
+            _numba_import.append(None)
+    return _numba_import[0] is None
+
+
+def resolve_backend(backend: str, dtype: torch.dtype = torch.float32) -> str:
+    """The swing-up backend that ``backend`` ("auto", "numba" or "torch") means for rollouts in ``dtype``.
+
+    "auto" is "numba" where numba is installed and ``dtype`` is float32 or float64, else "torch". Asking for
+    "numba" without numba raises ``MissingExtraError`` (an ImportError), with another dtype ValueError."""
+    if backend not in BACKENDS:
+        raise ValueError(f"Unknown swing-up backend {backend!r}; valid: {', '.join(BACKENDS)}.")
+    if backend == "torch":
+        return backend
+    kernel_dtype = dtype in (torch.float32, torch.float64)
+    if backend == "auto":
+        return "numba" if kernel_dtype and numba_available() else "torch"
+    if not numba_available():
+        raise MissingExtraError(_numba_import[0])
+    if not kernel_dtype:
+        raise ValueError(f"The numba swing-up backend runs in float32 or float64. Got {dtype}.")
+    return backend
+
+
+def _numba_rollouts(
+    genomes: list[Genome],
+    seed: int,
+    generation: int,
+    reps: int,
+    weights: Sequence[float],
+    steps: int,
+    dtype: torch.dtype,
+    threads: int | None,
+) -> Tensor:
+    from nograd.wann import swingup_kernel
+
+    compiled = swingup_kernel.compile_population(genomes)
+    starts = swingup_initial_states(seed, generation, reps, dtype).numpy()
+    np_dtype = np.float32 if dtype == torch.float32 else np.float64
+    threads = torch.get_num_threads() if threads is None else threads
+    return torch.from_numpy(swingup_kernel.rollouts(compiled, weights, starts, steps, np_dtype, threads))
 
 
 class WorkerError(NogradError, RuntimeError):

@@ -68,6 +68,10 @@ class GenomeModule(nn.Module):
     ):
         super().__init__()
         genome.validate()
+        # the genome's structure as it was (its genes are frozen; the lists are copied): for the numba rollouts
+        self.genome = Genome(
+            genome.n_inputs, genome.n_outputs, list(genome.nodes), list(genome.conns), genome.expression
+        )
         self.n_inputs, self.n_outputs = genome.n_inputs, genome.n_outputs
         self.connections = active_connections(genome)
         C = len(self.connections)
