@@ -203,3 +203,29 @@ def test_minibatch_tasks_reevaluate_the_kept_weights_unless_told_otherwise():
     )
     assert config["method"]["reevaluate"] is False
     assert resolve_config({})["method"]["reevaluate"] is False  # full batch: the stored loss stays valid
+
+
+def test_sigterm_raises_keyboard_interrupt_until_the_handler_is_restored():
+    import os
+    import signal
+    import threading
+    import time
+
+    from nograd.runtime import install_sigterm_handler, restore_sigterm_handler
+
+    before = signal.getsignal(signal.SIGTERM)
+    previous = install_sigterm_handler()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler runs (and raises) as soon as the signal arrives
+    finally:
+        restore_sigterm_handler(previous)
+    assert signal.getsignal(signal.SIGTERM) == before
+    # outside the main thread nothing is installed, and restoring nothing is a no-op
+    results = []
+    thread = threading.Thread(target=lambda: results.append(install_sigterm_handler()))
+    thread.start()
+    thread.join()
+    assert results == [None] and signal.getsignal(signal.SIGTERM) == before
+    restore_sigterm_handler(None)

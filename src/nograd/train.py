@@ -8,7 +8,6 @@ minibatches are addressed by step, so a resumed run ends with the same weights a
 from __future__ import annotations
 
 import math
-import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +24,7 @@ from nograd.models.batchnorm import has_batchnorm, recalibrate_batchnorm
 from nograd.optim import build_optimizer, get_method
 from nograd.report import plot_learning_curve
 from nograd.runs import RunFolder
-from nograd.runtime import tune_allocator
+from nograd.runtime import install_sigterm_handler, restore_sigterm_handler, tune_allocator
 from nograd.supermask import MaskedLayer, kept_fraction
 from nograd.tasks import build_task
 
@@ -147,7 +146,7 @@ class Trainer:
         if self.run is not None and self.step == 0:
             self.run.write_config(self.config)
         interrupted = False
-        previous_handler = _install_sigterm_handler()
+        previous_handler = install_sigterm_handler()
         started = time.perf_counter()
         bar = self._progress_bar()
         try:
@@ -183,7 +182,7 @@ class Trainer:
             interrupted = True
         finally:
             bar.close()
-            signal.signal(signal.SIGTERM, previous_handler)
+            restore_sigterm_handler(previous_handler)
         self._checkpoint(started)
         if interrupted:
             raise KeyboardInterrupt
@@ -264,16 +263,6 @@ def _every(step: int, interval: int | None) -> bool:
 
 def _options(section: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in section.items() if k != "name"}
-
-
-def _install_sigterm_handler() -> Any:
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        return signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        return signal.getsignal(signal.SIGTERM)
 
 
 def train(config: dict[str, Any], out: str | Path | None = None, progress: bool = True) -> Trainer:

@@ -32,7 +32,6 @@ import csv
 import dataclasses
 import math
 import re
-import signal
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +42,7 @@ from tqdm.auto import tqdm
 from nograd._validation import Interval, Options, check_unknown_keys, unknown_name_error, validate_params
 from nograd.errors import CheckpointError, ConfigError, RunFolderError
 from nograd.runs import RunFolder
+from nograd.runtime import install_sigterm_handler, restore_sigterm_handler
 from nograd.tasks.wann_images import halve_test_split, wann_images
 from nograd.wann import WANN, Genome, evaluate_swingup
 from nograd.wann.activations import CLASSIFY_ACTIVATIONS, CONTROL_ACTIVATIONS
@@ -410,7 +410,7 @@ class WannTrainer:
             dynamic_ncols=True,
             mininterval=0.5,
         )
-        previous_handler = _install_sigterm_handler()
+        previous_handler = install_sigterm_handler()
         try:
             while self.generation < total:
                 row = self.step()
@@ -425,7 +425,7 @@ class WannTrainer:
                 )
         finally:
             bar.close()
-            _restore_sigterm_handler(previous_handler)
+            restore_sigterm_handler(previous_handler)
             self.close()
             self._write_checkpoint()
         return self.summary()
@@ -454,23 +454,6 @@ def _state_dict(search: WANN, trainer: dict[str, Any]) -> dict[str, Any]:
     champion = trainer["champion"]
     trainer = {**trainer, "champion": None if champion is None else champion.to_dict()}
     return {"format": CHECKPOINT_FORMAT, "search": search.state_dict(), "trainer": trainer}
-
-
-def _install_sigterm_handler() -> Any:
-    """SIGTERM raises KeyboardInterrupt, as Ctrl-C does, so ``fit`` writes the last checkpoint and stops."""
-
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        return signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        return None
-
-
-def _restore_sigterm_handler(previous: Any) -> None:
-    if previous is not None:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _append_row(path: Path, row: dict[str, Any]) -> None:
