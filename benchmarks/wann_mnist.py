@@ -16,17 +16,17 @@ generation, to show the trend. Writes the section ``wann-mnist`` of docs/benchma
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import statistics
 from pathlib import Path
 from typing import Any
 
 import yaml
+from _wann_runs import cached_eval, search_stats
 
 from _report import ROOT, write_section
 from nograd.train_wann import train_wann
-from nograd.wann.assess import PAPER_MNIST, eval_wann
+from nograd.wann.assess import PAPER_MNIST
 
 RESULTS = ROOT / "benchmarks" / "results" / "wann_mnist.json"
 PAPER_GENERATIONS = 4096
@@ -40,12 +40,8 @@ COLUMNS = (
 
 
 def search_row(run_dir: Path) -> dict[str, Any]:
-    """Generations, the trainer's clock and seconds per generation (medians of the first and last 20)."""
-    with open(run_dir / "metrics.csv") as f:
-        rows = list(csv.DictReader(f))
+    """The run's settings (task, seed, device, population, split) and its search's clock (``search_stats``)."""
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
-    seconds = [float(r["generation_seconds"]) for r in rows]
-    last = rows[-1]
     return {
         "run": run_dir.name,
         "task": config["task"],
@@ -53,28 +49,13 @@ def search_row(run_dir: Path) -> dict[str, Any]:
         "device": config.get("device", "cpu"),
         "population": config["population"],
         "data_split": config.get("data_split", "train"),
-        "generations": len(rows),
-        "wall_seconds": float(last["wall_seconds"]),
-        "early_seconds_per_generation": statistics.median(seconds[:20]),
-        "late_seconds_per_generation": statistics.median(seconds[-20:]),
-        "final_mean_hidden": float(last["mean_hidden"]),
-        "final_mean_connections": float(last["mean_connections"]),
-        "champion_fitness": float(last["champion_fitness"]),
+        **search_stats(run_dir),
     }
-
-
-def evaluate(run_dir: Path, reeval: bool, trials: int, device: str) -> dict[str, Any]:
-    path = run_dir / "eval.json"
-    if path.exists() and not reeval:
-        return json.loads(path.read_text())
-    result = eval_wann(run_dir, trials=trials, device=device)
-    path.write_text(json.dumps(result, indent=1) + "\n")
-    return result
 
 
 def report(run_dir: Path, reeval: bool, trials: int, device: str) -> dict[str, Any]:
     row = search_row(run_dir)
-    row["eval"] = evaluate(run_dir, reeval, trials, device)
+    row["eval"] = cached_eval(run_dir, reeval, trials, device=device)
     print(json.dumps({k: v for k, v in row.items() if k != "eval"}), flush=True)
     return row
 

@@ -12,7 +12,6 @@ search's wall time, and its seconds per generation early and late (medians of th
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import statistics
 from pathlib import Path
@@ -20,10 +19,11 @@ from typing import Any
 
 import torch
 import yaml
+from _wann_runs import cached_eval, search_stats
 
 from _report import ROOT, write_section
 from nograd.train_wann import train_wann
-from nograd.wann.assess import PAPER_SWINGUP, eval_wann
+from nograd.wann.assess import PAPER_SWINGUP
 
 RESULTS = ROOT / "benchmarks" / "results" / "wann_swingup.json"
 COLUMNS = (
@@ -32,32 +32,6 @@ COLUMNS = (
     ("tuned_shared_weight", "tuned shared weight"),
     ("tuned_individual_weights", "tuned weights"),
 )
-
-
-def search_row(run_dir: Path) -> dict[str, Any]:
-    """Wall time and seconds per generation of a finished search, from its metrics.csv."""
-    with open(run_dir / "metrics.csv") as f:
-        rows = list(csv.DictReader(f))
-    seconds = [float(r["generation_seconds"]) for r in rows]
-    last = rows[-1]
-    return {
-        "generations": len(rows),
-        "wall_seconds": float(last["wall_seconds"]),
-        "early_seconds_per_generation": statistics.median(seconds[:20]),
-        "late_seconds_per_generation": statistics.median(seconds[-20:]),
-        "final_mean_connections": float(last["mean_connections"]),
-        "final_mean_hidden": float(last["mean_hidden"]),
-        "champion_fitness": float(last["champion_fitness"]),
-    }
-
-
-def evaluate(run_dir: Path, reeval: bool, trials: int) -> dict[str, Any]:
-    path = run_dir / "eval.json"
-    if path.exists() and not reeval:
-        return json.loads(path.read_text())
-    result = eval_wann(run_dir, trials=trials)
-    path.write_text(json.dumps(result, indent=1) + "\n")
-    return result
 
 
 def cell(stats: dict[str, float] | None) -> str:
@@ -111,8 +85,8 @@ def main() -> None:
         config = yaml.safe_load((folder / "config.yaml").read_text())
         # runs made before the backend option were scored by the torch evaluator
         backend = config.get("backend", "torch")
-        row = {"seed": config["seed"], "run": folder.name, "backend": backend, **search_row(folder)}
-        row["eval"] = evaluate(folder, args.reeval, args.trials)
+        row = {"seed": config["seed"], "run": folder.name, "backend": backend, **search_stats(folder)}
+        row["eval"] = cached_eval(folder, args.reeval, args.trials)
         print(json.dumps({k: v for k, v in row.items() if k != "eval"}), flush=True)
         rows.append(row)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
