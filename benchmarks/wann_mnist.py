@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from _wann_runs import cached_eval, search_stats
 
 from _report import ROOT, write_section
+from _wann_runs import cached_eval, search_stats
 from nograd.train_wann import train_wann
 from nograd.wann.assess import PAPER_MNIST
 

@@ -1,6 +1,8 @@
 """nograd's WANN search side by side with the authors' own search code, both scored by nograd's evaluator.
 
     PYTHONPATH=src python benchmarks/wann_reference.py --reference-dir PATH [--seeds 3] [--generations 250]
+    PYTHONPATH=src python benchmarks/wann_reference.py --reference-dir PATH --champions DIR [--seeds 6] \
+        [--compare RUN_DIR ...]
 
 ``PATH`` is the ``WANNRelease/WANN`` folder of a checkout of google/brain-tokyo-workshop (not part of nograd and
 never copied into it: this script imports its ``wann_src`` package from there, with a stand-in for the ``gym``
@@ -14,11 +16,18 @@ episodes. Both use the reference's swing-up settings (``p/default_wan.json`` + `
 fitness, best fitness, median nodes, median connections (the reference's ``nConn``: connections that carry a
 signal; nograd's ``Genome.num_active``), averaged over the last 50 generations. Writes the ``wann-reference``
 section of docs/benchmarks.md.
+
+``--champions DIR`` instead runs the reference's search for the full 1024 generations per seed, keeps a champion as
+nograd's trainer does (a generation's best that also wins on 20 x 3 fresh episodes per shared weight), saves it to
+``DIR/reference-seed<S>/champion.json`` (a folder already holding one is reused) and scores it with ``nograd wann
+eval``'s defaults, beside the champions of nograd's own runs given by ``--compare`` (their eval.json is reused).
+Writes the ``wann-reference-champions`` section.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import sys
@@ -28,8 +37,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
 from _report import write_section
+from _wann_runs import cached_eval
 from nograd.wann import WANN, evaluate_swingup
 from nograd.wann.reference import parse_reference_matrix
 
@@ -83,6 +94,77 @@ def run_nograd(seed: int, generations: int) -> list[dict[str, float]]:
     return stats
 
 
+def reference_champion(reference_dir: Path, seed: int, generations: int, folder: Path, retests: int = 20) -> None:
+    """The reference's search for ``generations``; its champion (re-tested as nograd's trainer does) to
+    ``folder/champion.json``, and per-generation statistics to ``folder/search.csv``."""
+    wann, hyp = reference_search(reference_dir, seed)
+    reps = hyp["alg_nReps"]
+    champion, champion_fitness = None, -math.inf
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for g in range(generations):
+        pop = wann.ask()
+        genomes = [to_genome(i) for i in pop]
+        returns = evaluate_swingup(genomes, seed=seed, generation=g, reps=reps).to(torch.float64)
+        wann.tell(returns.mean(dim=2).numpy())
+        mean = torch.nan_to_num(returns.mean(dim=(1, 2)), nan=-math.inf)
+        best = int(mean.argmax())
+        if float(mean[best]) > champion_fitness:  # nograd's trainer: the best must win again on fresh episodes
+            retest = evaluate_swingup([genomes[best]], seed=seed, generation=-3 - g, reps=retests * reps)
+            score = float(torch.nan_to_num(retest.to(torch.float64).mean(), nan=-math.inf))
+            if score > champion_fitness:
+                champion, champion_fitness = genomes[best], score
+        stats = _stats([float(i.fitness) for i in pop], [i.node.shape[1] for i in pop], [int(i.nConn) for i in pop])
+        rows.append({"generation": g, **stats, "champion_fitness": champion_fitness})
+    assert champion is not None
+    with open(folder / "search.csv", "w") as f:
+        f.write(",".join(rows[0]) + "\n" + "".join(",".join(str(v) for v in r.values()) + "\n" for r in rows))
+    champion.save(folder / "champion.json")  # last: a folder with a champion is a finished run
+
+
+def champions_section(args: argparse.Namespace) -> None:
+    """Full-length reference searches, their champions scored beside nograd's (``--compare`` run folders)."""
+    rows = []
+    for seed in range(args.seeds):
+        folder = args.champions / f"reference-seed{seed}"
+        if not (folder / "champion.json").exists():
+            reference_champion(args.reference_dir, seed, args.generations, folder)
+        rows.append(("reference (WANNRelease)", seed, folder))
+    for run in args.compare:
+        config = yaml.safe_load((run / "config.yaml").read_text())
+        rows.append(("nograd", config["seed"], run))
+    lines = [
+        "| search | seed | random weights | random shared weight | tuned shared weight | tuned weights | "
+        "connections | hidden |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    columns = ("random_individual_weights", "random_shared_weight", "tuned_shared_weight", "tuned_individual_weights")
+    medians: dict[str, list[list[float]]] = {}
+    for name, seed, folder in rows:
+        result = cached_eval(folder, args.reeval, 100)
+        means = [result[c]["mean"] for c in columns]
+        medians.setdefault(name, []).append(means)
+        cells = " | ".join(f"{result[c]['mean']:.0f} ± {result[c]['sd']:.0f}" for c in columns)
+        lines.append(f"| {name} | {seed} | {cells} | {result['connections']} | {result['hidden_nodes']} |")
+        print(lines[-1], flush=True)
+    for name, values in medians.items():
+        cells = " | ".join(f"**{statistics.median(v[k] for v in values):.0f}**" for k in range(len(columns)))
+        lines.append(f"| **{name}, median of {len(values)}** | | {cells} | | |")
+    lines.append("| paper (Gaier & Ha 2019, Table 1) | | 57 ± 121 | 515 ± 58 | 723 ± 16 | 932 ± 6 | | |")
+    if args.write:
+        body = f"""## WANN: champions of the authors' search code beside nograd's
+
+The reference's own search code (as in the section above) run for the full {args.generations} generations at the
+swing-up settings, scored by nograd's evaluator; its champion kept as nograd's trainer keeps one (a generation's
+best that also wins on 20 × 3 fresh episodes per shared weight); every champion then scored by `nograd wann eval`
+with its defaults (100 trials per column; tuned shared weight: the best of 401 values on [−2, 2], picked on separate
+episodes; tuned weights: CMA-ES from it). nograd's rows are the runs of the wann-swingup section. {args.note}
+
+{chr(10).join(lines)}
+"""
+        write_section("wann-reference-champions", body)
+
+
 def _stats(fitness: list[float], nodes: list[int], conns: list[int]) -> dict[str, float]:
     return {
         "median_fitness": statistics.median(fitness),
@@ -101,13 +183,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference-dir", required=True, type=Path, help="WANNRelease/WANN of the authors' code")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--generations", type=int, default=250)
+    parser.add_argument("--generations", type=int, default=None, help="default: 250, or 1024 with --champions")
+    parser.add_argument("--champions", type=Path, help="run full searches, keep and score their champions here")
+    parser.add_argument("--compare", type=Path, nargs="*", default=[], help="nograd run folders to score beside them")
+    parser.add_argument("--reeval", action="store_true", help="score the champions again even if eval.json exists")
     parser.add_argument("--write", action="store_true", help="write the wann-reference section of docs/benchmarks.md")
     parser.add_argument("--note", default="")
     args = parser.parse_args()
     if not (args.reference_dir / "wann_src" / "wann.py").exists():
         sys.exit(f"{args.reference_dir} is not the reference's WANNRelease/WANN folder (no wann_src/wann.py).")
     torch.set_num_threads(1)
+    if args.champions is not None:
+        args.generations = args.generations or 1024
+        return champions_section(args)
+    args.generations = args.generations or 250
     lines = [
         "| search | seed | median fitness | best fitness | median nodes | median connections |",
         "|---|---|---|---|---|---|",

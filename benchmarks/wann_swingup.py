@@ -19,11 +19,11 @@ from typing import Any
 
 import torch
 import yaml
-from _wann_runs import cached_eval, search_stats
 
 from _report import ROOT, write_section
+from _wann_runs import cached_eval, search_stats
 from nograd.train_wann import train_wann
-from nograd.wann.assess import PAPER_SWINGUP
+from nograd.wann.assess import PAPER_SWINGUP, SWEEP
 
 RESULTS = ROOT / "benchmarks" / "results" / "wann_swingup.json"
 COLUMNS = (
@@ -96,10 +96,12 @@ def main() -> None:
 `nograd wann train swingup` with the reference's settings (population 192, {args.generations} generations, 6 shared
 weights × 3 reps, p_initEnable 0.5, tournament 8), one run per seed; each champion then scored by
 `nograd wann eval` (mean ± sd over {args.trials} episodes per column, as in the paper's Table 1): random weights
-(each connection its own U(−2, 2) draw), random shared weight (U(−2, 2)), tuned shared weight (the best of 41 values
-on [−2, 2], chosen on separate episodes), tuned weights (CMA-ES over the connection weights from the tuned shared
-weight). Search wall time is the trainer's clock (evaluation uses one thread; torch threads: {torch.get_num_threads()}
-in this invocation). The reference needs about 45 s per generation at this population on two cores. {args.note}
+(each connection its own U(−2, 2) draw), random shared weight (U(−2, 2)), tuned shared weight (the best of
+{SWEEP} values on [−2, 2], a step of 0.01, chosen on separate episodes), tuned weights (CMA-ES over the connection
+weights from the tuned shared weight: σ = 0.5, 0.1, 0.02 in turn, 100 generations of 32 × 8 episodes each, each
+run's pick chosen on 128 separate episodes). Search wall time is the trainer's clock (evaluation uses one
+thread; torch threads: {torch.get_num_threads()} in this invocation). The reference needs about 45 s per
+generation at this population on two cores. {args.note}
 
 {table(rows)}
 """

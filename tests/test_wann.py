@@ -637,9 +637,9 @@ def test_wann_eval_prints_the_table_and_individual_weights_reduce_to_shared(tmp_
     saved = json.loads((tmp_path / "eval.json").read_text())
     assert saved["task"] == "swingup" and saved["random_shared_weight"]["trials"] == 3
     assert saved["tuned_individual_weights"]["trials"] == 3 and saved["ensemble_shared_weights"] is None
-    # every episode the tuner ran: the start on the 32 selection episodes, then per initial step (3 by default)
-    # 2 generations of 4 and its 4 finalists (best of generations 0 and 1, mean before 1, final mean) on 32
-    assert saved["tuning"]["episodes"] == 32 + 3 * (2 * 4 + 4 * 32)
+    # every episode the tuner ran: the start on the 128 selection episodes, then per initial step (3 by default)
+    # 2 generations of 4 and its 4 finalists (best of generations 0 and 1, mean before 1, final mean) on 128
+    assert saved["tuning"]["episodes"] == 128 + 3 * (2 * 4 + 4 * 128)
     assert saved["tuning"]["sigma"] == [0.5, 0.1, 0.02] and len(saved["tuning"]["weights"]) == genome.num_enabled
     # the tuned genome stores its weights in the connection genes; to_module(weight=None) uses them
     tuned = Genome.load(tmp_path / "champion-tuned.json")
@@ -939,3 +939,15 @@ def test_tuning_runs_once_per_sigma_each_from_the_best_point_so_far():
     assert out["episodes"] == 4 + 2 * (2 * 6 * 2 + 4 * 4)
     with pytest.raises(ValueError, match="positive"):
         tune_swingup_weights(genome, 1.0, sigma=[], **kw)
+
+
+def test_wann_eval_cli_sweeps_as_many_shared_weights_as_the_library():
+    import inspect
+
+    from nograd.cli.main import cli
+    from nograd.wann.assess import SWEEP, assess_classification, assess_swingup, eval_wann
+
+    option = next(p for p in cli.commands["wann"].commands["eval"].params if p.name == "sweep")
+    assert option.default == SWEEP == 401  # a step of 0.01 over [-2, 2]
+    for function in (assess_swingup, assess_classification, eval_wann):
+        assert inspect.signature(function).parameters["sweep"].default == SWEEP

@@ -333,7 +333,9 @@ def wann_train(
 @click.option("-n", "--trials", type=int, default=100, show_default=True, help="Trials per random-weight column.")
 @click.option("-s", "--seed", type=int, default=0, show_default=True, help="Seed of the trials, draws and tuning.")
 @click.option("--task", help="swingup, mnist256, fashion-mnist256 or digits. Default: the run's, or from the genome.")
-@click.option("--sweep", type=int, default=41, show_default=True, help="Shared weights tried over [-2, 2].")
+@click.option(  # 401 = nograd.wann.assess.SWEEP (not imported here: it would load torch before --help)
+    "--sweep", type=int, default=401, show_default=True, help="Shared weights tried over [-2, 2] (401: a step of 0.01)."
+)
 @click.option(
     "--tune-generations",
     type=int,
