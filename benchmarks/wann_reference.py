@@ -43,7 +43,7 @@ import torch
 import yaml
 
 from _report import write_section
-from _wann_runs import cached_eval
+from _wann_runs import cached_eval, search_stats
 from nograd.wann import WANN, evaluate_swingup
 from nograd.wann.reference import parse_reference_matrix
 
@@ -146,13 +146,13 @@ def reference_champion(
 
 
 def search_fitness(folder: Path) -> float:
-    """The champion's re-tested fitness at the end of a search: a reference folder's search.csv (or the log of the
-    earlier copy of ``reference_champion`` that wrote champ=... every 16 generations), or a nograd run's
-    metrics.csv."""
-    for name in ("search.csv", "metrics.csv"):
-        if (folder / name).exists():
-            with open(folder / name) as f:
-                return float(list(csv.DictReader(f))[-1]["champion_fitness"])
+    """The champion's re-tested fitness at the end of a search: a nograd run's (``search_stats``), a reference
+    folder's search.csv, or the log of the earlier copy of ``reference_champion`` (champ=... every 16 generations)."""
+    if (folder / "metrics.csv").exists():
+        return search_stats(folder)["champion_fitness"]
+    if (folder / "search.csv").exists():
+        with open(folder / "search.csv") as f:
+            return float(list(csv.DictReader(f))[-1]["champion_fitness"])
     last = (folder / "log.txt").read_text().strip().splitlines()[-1]
     return float(last.split("champ=")[1].split()[0])
 
