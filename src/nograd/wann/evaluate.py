@@ -658,3 +658,21 @@ def evaluate_plain(
         if done:
             break
     return total
+
+
+def swingup_chunk(
+    payload: object,
+    genomes: list[Genome],
+    seed: int,
+    generation: int,
+    reps: int,
+    weights: Sequence[float] = SHARED_WEIGHTS,
+    steps: int = MAX_STEPS,
+    backend: str = "auto",
+) -> np.ndarray:
+    """[P, W, R] float32 returns of a chunk of a population, on one thread: what a ``RayActorPool`` actor runs
+    (``payload`` is unused: swing-up needs no data). Equal, chunk by chunk, to ``evaluate_swingup`` of the whole
+    population with the same arguments, so a population split into chunks scores as it does in one piece."""
+    return evaluate_swingup(
+        genomes, seed, generation, reps, weights, steps, dedupe=False, backend=backend, threads=1
+    ).numpy()
