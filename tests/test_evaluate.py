@@ -75,8 +75,10 @@ def test_wrong_candidate_shape_is_a_clear_error():
 
 
 def test_unknown_backend():
-    with pytest.raises(ConfigError, match="Unknown backend 'ray'. Valid backends: serial, vectorized"):
-        build_evaluator("ray", AdditionTask(train_size=10), MLP(2, 1))
+    with pytest.raises(ConfigError, match="Unknown backend 'mpi'. Valid backends: ray, serial, vectorized"):
+        build_evaluator("mpi", AdditionTask(train_size=10), MLP(2, 1))
+    with pytest.raises(ConfigError, match="options of the ray backend"):
+        build_evaluator("vectorized", AdditionTask(train_size=10), MLP(2, 1), workers=2)
 
 
 def test_nan_scores_as_inf():

@@ -503,8 +503,8 @@ def test_worker_pool_gives_the_same_bits_as_one_process_and_fails_cleanly():
 
 
 # -- trainer and CLI ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("backend", ["torch", "numba"])
-def test_wann_cli_trains_saves_champion_and_resumes_exactly(tmp_path, backend):
+@pytest.mark.parametrize("kernel", ["torch", "numba"])
+def test_wann_cli_trains_saves_champion_and_resumes_exactly(tmp_path, kernel):
     import yaml
     from click.testing import CliRunner
 
@@ -512,7 +512,7 @@ def test_wann_cli_trains_saves_champion_and_resumes_exactly(tmp_path, backend):
     from nograd.runs import load_checkpoint
 
     args = ["wann", "train", "swingup", "-p", "8", "--reps", "1", "--steps", "60", "--dtype", "float64", "-q"]
-    args += ["--backend", backend]
+    args += ["--kernel", kernel]
     full = CliRunner().invoke(cli, [*args, "-g", "4", "-o", str(tmp_path / "a")])
     assert full.exit_code == 0, full.output
     assert "champion mean fitness" in full.output
@@ -524,7 +524,7 @@ def test_wann_cli_trains_saves_champion_and_resumes_exactly(tmp_path, backend):
     half = CliRunner().invoke(cli, [*args, "-g", "2", "-o", str(tmp_path / "b")])
     assert half.exit_code == 0, half.output
     (run_b,) = (tmp_path / "b").iterdir()
-    assert yaml.safe_load((run_b / "config.yaml").read_text())["backend"] == backend
+    assert yaml.safe_load((run_b / "config.yaml").read_text())["kernel"] == kernel
     # the rest in two worker processes (torch; numba ignores workers): the same bits
     resumed = CliRunner().invoke(cli, ["wann", "train", "--resume", str(run_b), "-g", "4", "--workers", "2", "-q"])
     assert resumed.exit_code == 0, resumed.output
@@ -532,26 +532,33 @@ def test_wann_cli_trains_saves_champion_and_resumes_exactly(tmp_path, backend):
     assert a["search"] == b["search"]
     assert a["trainer"]["champion"] == b["trainer"]["champion"]
     assert len((run_b / "metrics.csv").read_text().splitlines()) == 5
-    changed = CliRunner().invoke(cli, ["wann", "train", "--resume", str(run_b), "-g", "5", "--backend", "torch"])
-    assert changed.exit_code == 2 and "only -g/--generations, --workers and --device may change" in changed.output
+    changed = CliRunner().invoke(cli, ["wann", "train", "--resume", str(run_b), "-g", "5", "--kernel", "torch"])
+    assert changed.exit_code == 2 and "only -g/--generations, --device, --backend" in changed.output
+    # `nograd resume` knows a WANN run folder (this one is done: its config asks for 4 generations)
+    again = CliRunner().invoke(cli, ["resume", str(run_b), "-q"])
+    assert again.exit_code == 0 and "after 4 generations" in again.output, again.output
 
     bad = CliRunner().invoke(cli, ["wann", "train", "cartpole"])
     assert bad.exit_code == 2 and "Unknown WANN task 'cartpole'" in bad.output
 
 
-def test_wann_runs_made_before_the_backend_option_resume_with_torch(tmp_path):
+@pytest.mark.parametrize("saved", [{}, {"backend": "numba"}])
+def test_wann_runs_made_before_the_kernel_option_resume_with_their_kernel(tmp_path, saved):
     import yaml
 
     from nograd.train_wann import resume_wann, train_wann
 
     config = {"task": "swingup", "population": 6, "generations": 1, "reps": 1, "steps": 20, "out": str(tmp_path)}
     trainer = train_wann(config, progress=False)
-    assert trainer.config["backend"] == "numba"  # "auto", resolved where numba is installed
+    assert trainer.config["kernel"] == "numba"  # "auto", resolved where numba is installed
+    assert trainer.config["backend"] == "local"
     path = trainer.run.path / "config.yaml"
     old = yaml.safe_load(path.read_text())
-    del old["backend"]
+    del old["kernel"], old["backend"], old["ray_address"], old["chunk_size"]
+    old.update(saved)  # before the kernel option: none (torch); then the kernel was called backend
     path.write_text(yaml.safe_dump(old))
-    assert resume_wann(trainer.run.path, progress=False, generations=2).config["backend"] == "torch"
+    resumed = resume_wann(trainer.run.path, progress=False, generations=2).config
+    assert resumed["kernel"] == saved.get("backend", "torch") and resumed["backend"] == "local"
 
 
 # -- classification ----------------------------------------------------------------------------------------------

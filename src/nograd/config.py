@@ -5,6 +5,8 @@ model:  {name: mlp, hidden: [2, 2], ...}           options of the model
 method: {name: hillclimb, sigma: 0.1, ...}         options of the optimizer
 budget: {evaluations: 200000, steps: null, seconds: null}   stop at whichever comes first
 seed, device, backend, chunk_size, log_every, checkpoint_every, out
+backend: vectorized (default), serial, or ray with ray_address (a cluster; default RAY_ADDRESS, else a local
+Ray instance) and workers (actors; default one per free CPU); chunk_size: candidates per batched pass (per actor call)
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from typing import Any
 
 from nograd._validation import Interval, check_unknown_keys, unknown_name_error, validate_params
 from nograd.errors import ConfigError
-from nograd.evaluate import BACKENDS
+from nograd.evaluate import BACKENDS, DISTRIBUTED
 from nograd.models import model_options
-from nograd.optim import get_method
+from nograd.optim import METHODS, get_method
 from nograd.tasks import get_task, task_options
 
 __all__ = ["DEFAULTS", "resolve_config", "parse_budget", "deep_merge"]
@@ -31,6 +33,8 @@ DEFAULTS: dict[str, Any] = {
     "device": "cpu",
     "backend": "vectorized",
     "chunk_size": None,
+    "ray_address": None,
+    "workers": None,
     "log_every": None,
     "checkpoint_every": None,
     "out": "runs",
@@ -44,6 +48,7 @@ ROWS_PER_RUN = 200
 _TOP_CONSTRAINTS = {
     "seed": Interval(int, 0, None),
     "chunk_size": Interval(int, 1, None, allow_none=True),
+    "workers": Interval(int, 1, None, allow_none=True),
     "log_every": Interval(int, 1, None, allow_none=True),
     "checkpoint_every": Interval(int, 1, None, allow_none=True),
 }
@@ -130,6 +135,7 @@ def resolve_config(user: dict[str, Any]) -> dict[str, Any]:
     if config["backend"] not in BACKENDS:
         raise unknown_name_error("backend", str(config["backend"]), BACKENDS)
     _check_device(config["device"])
+    _check_distributed(config, spec)
 
     if spec.runs_to_completion:
         pass  # logged at cycle ends and checkpointed at layer ends, plus every log_every/checkpoint_every if set
@@ -154,6 +160,27 @@ def _auto_log_every(config: dict[str, Any]) -> int:
     else:
         return 50
     return max(1, steps // ROWS_PER_RUN)
+
+
+def _check_distributed(config: dict[str, Any], spec: Any) -> None:
+    address = config["ray_address"]
+    if address is not None and not (isinstance(address, str) and address):
+        raise ConfigError(f"ray_address must be an address such as 'auto' or 'HOST:6379'. Got {address!r} instead.")
+    if config["backend"] not in DISTRIBUTED:
+        if address is not None or config["workers"] is not None:
+            raise ConfigError(
+                f"--ray-address and --workers set up the ray backend; the backend is {config['backend']!r}. "
+                "Add --backend ray."
+            )
+        return
+    if not spec.scores_populations:
+        spreads = ", ".join(name for name, s in METHODS.items() if s.scores_populations)
+        raise ConfigError(
+            f"The ray backend spreads populations over workers; method {spec.name!r} scores one candidate at a "
+            f"time in this process. Use it with {spreads}, or drop --backend ray."
+        )
+    if str(config["device"]) != "cpu":
+        raise ConfigError(f"The ray backend scores on the workers' CPUs; drop --device {config['device']}.")
 
 
 def _check_device(device: Any) -> None:

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-__all__ = ["NogradError", "ConfigError", "RunFolderError", "CheckpointError", "DatasetError", "MissingExtraError"]
+__all__ = [
+    "NogradError",
+    "ConfigError",
+    "RunFolderError",
+    "CheckpointError",
+    "DatasetError",
+    "MissingExtraError",
+    "WorkerError",
+]
 
 
 class NogradError(Exception):
@@ -27,3 +35,7 @@ class DatasetError(NogradError):
 
 class MissingExtraError(NogradError, ImportError):
     """An optional dependency is not installed; the message says which extra to install (e.g. nograd[gym])."""
+
+
+class WorkerError(NogradError, RuntimeError):
+    """Evaluation workers failed: no worker is left (processes or Ray actors died), or scoring raised on one."""

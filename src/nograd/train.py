@@ -17,7 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from nograd.config import resolve_config
-from nograd.errors import CheckpointError, RunFolderError
+from nograd.errors import CheckpointError, ConfigError, RunFolderError, WorkerError
 from nograd.evaluate import build_evaluator
 from nograd.models import build_model
 from nograd.models.batchnorm import has_batchnorm, recalibrate_batchnorm
@@ -55,7 +55,9 @@ class Trainer:
             if hasattr(self.task, "use_channels_last"):
                 self.task.use_channels_last()
         self.method = get_method(cfg["method"]["name"])
-        self.evaluator = build_evaluator(cfg["backend"], self.task, self.model, cfg["chunk_size"])
+        self.evaluator = build_evaluator(
+            cfg["backend"], self.task, self.model, cfg["chunk_size"], cfg["ray_address"], cfg["workers"]
+        )
         if not self.method.uses_gradients:
             for p in self.model.parameters():
                 p.requires_grad_(False)
@@ -146,6 +148,7 @@ class Trainer:
         if self.run is not None and self.step == 0:
             self.run.write_config(self.config)
         interrupted = False
+        failure: WorkerError | None = None
         previous_handler = install_sigterm_handler()
         started = time.perf_counter()
         bar = self._progress_bar()
@@ -180,12 +183,23 @@ class Trainer:
             self.finished = True
         except KeyboardInterrupt:
             interrupted = True
+        except WorkerError as err:
+            # No worker left mid-step: the step changed nothing yet (a method's state moves only in ``tell``, the
+            # evaluator counts after scoring), so the checkpoint holds the last finished step.
+            failure = err
         finally:
             bar.close()
             restore_sigterm_handler(previous_handler)
+            self.evaluator.close()
         self._checkpoint(started)
         if interrupted:
             raise KeyboardInterrupt
+        if failure is not None:
+            where = "" if self.run is None else f" Continue it with `nograd resume {self.run.path}`."
+            raise WorkerError(
+                f"{failure} The run stopped after step {self.step}, its last finished one, and its checkpoint is "
+                f"written.{where} (--backend vectorized goes on in this process.)"
+            ) from failure
         if self.run is not None:
             self.run.write_summary(self.summary())
             plot_learning_curve(self.run, title=f"{self.config['task']['name']} by {self.method.name}")
@@ -268,20 +282,38 @@ def _options(section: dict[str, Any]) -> dict[str, Any]:
 def train(config: dict[str, Any], out: str | Path | None = None, progress: bool = True) -> Trainer:
     """Resolve ``config``, make a run folder under ``out`` (default: the config's ``out``) and train."""
     resolved = resolve_config(config)
-    run = RunFolder.create(out or resolved["out"], resolved["task"]["name"], resolved["method"]["name"])
-    trainer = Trainer(resolved, run, progress=progress)
+    trainer = Trainer(resolved, None, progress=progress)
+    trainer.evaluator.start()  # join the Ray cluster, if any: a bad address fails before a run folder is made
+    trainer.run = RunFolder.create(out or resolved["out"], resolved["task"]["name"], resolved["method"]["name"])
     trainer.fit()
     return trainer
 
 
-def resume(run_dir: str | Path, progress: bool = True) -> Trainer:
-    """Continue the run in ``run_dir`` from its last checkpoint to the end of its budget."""
+#: What a resumed run may change: where its populations are scored, which changes no result.
+RESUME_CHANGES = ("backend", "ray_address", "workers", "chunk_size")
+
+
+def resume(run_dir: str | Path, progress: bool = True, **changes: Any) -> Trainer:
+    """Continue the run in ``run_dir`` from its last checkpoint to the end of its budget; ``changes`` (None: keep
+    the run's) move its population scoring to another backend, cluster, number of workers or chunk size."""
+    unknown = set(changes) - set(RESUME_CHANGES)
+    if unknown:
+        raise ConfigError(f"A resumed run may change only {', '.join(RESUME_CHANGES)}. Got {sorted(unknown)}.")
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if changes.get("backend") == "local":  # as a WANN run says it: this process
+        changes["backend"] = "vectorized"
     run = RunFolder.open(run_dir)
-    trainer = Trainer(run.read_config(), run, progress=progress)
+    config = {**run.read_config(), **changes}
+    if changes.get("backend") not in (None, "ray"):  # leaving Ray: its options go with it
+        config["ray_address"] = config["workers"] = None
+    trainer = Trainer(config, run, progress=progress)
     if not run.checkpoint_path("last").exists():
         raise RunFolderError(f"Run folder {run.path} has no checkpoints/last.pt to resume from.")
     state = run.load_checkpoint("last")
     trainer.load_state_dict(state)
     run.truncate_metrics(trainer.step)
+    if changes:
+        run.write_config(trainer.config)
+    trainer.evaluator.start()
     trainer.fit()
     return trainer

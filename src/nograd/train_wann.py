@@ -7,12 +7,20 @@
         champion.json             the genome with the best mean fitness so far, rewritten after each improvement
 
 Tasks: swing-up and classification are vectorised natively (swing-up by default in the compiled numba kernel;
-``backend``: auto, numba or torch, see ``nograd.wann.evaluate.evaluate_swingup``; "auto" is written to config.yaml
-as the backend it picked, and runs made before the option resume with torch); ``biped`` (BipedalWalker-v3) and
+``kernel``: auto, numba or torch, see ``nograd.wann.evaluate.evaluate_swingup``; "auto" is written to config.yaml
+as the kernel it picked; runs made before the option resume with torch, and runs whose config calls it ``backend``
+read it as the kernel); ``biped`` (BipedalWalker-v3) and
 ``gym:<EnvId>`` run any gymnasium environment through ``nograd.envs.gym_adapter`` (optional extras ``nograd[gym]``,
 ``nograd[box2d]``). The image tasks can score their populations on a GPU (``device: cuda``); swing-up and the gym
 tasks are CPU-bound by design (small networks stepped one time step at a time, or a gymnasium environment) and
 refuse it.
+
+Where the population is scored (``nograd.wann.scorers``): ``backend: local`` (default) in this process (swing-up's
+torch kernel in ``workers`` processes), or ``backend: ray`` on Ray actors (``ray_address``: a cluster, "auto", or
+none for a local Ray instance; ``workers`` actors, default one per free CPU; ``chunk_size`` genomes per actor call,
+default one chunk per actor). Results do not depend on the backend, the workers or the chunks, so a run may resume
+on another one. When no Ray actor is left the run writes its checkpoint and stops with a ``WorkerError`` that says
+how to resume.
 
 Every random draw is addressed by (seed, generation, ...), so a run resumed from ``last.pt`` makes exactly the
 generations an uninterrupted run makes (on the same device: a GPU's kernels may round differently from the CPU's).
@@ -40,16 +48,17 @@ import torch
 from tqdm.auto import tqdm
 
 from nograd._validation import Interval, Options, check_unknown_keys, unknown_name_error, validate_params
-from nograd.errors import CheckpointError, ConfigError, RunFolderError
+from nograd.errors import CheckpointError, ConfigError, RunFolderError, WorkerError
 from nograd.runs import RunFolder
 from nograd.runtime import install_sigterm_handler, restore_sigterm_handler
 from nograd.tasks.wann_images import halve_test_split, wann_images
-from nograd.wann import WANN, Genome, evaluate_swingup
+from nograd.wann import WANN, Genome
 from nograd.wann.activations import CLASSIFY_ACTIVATIONS, CONTROL_ACTIVATIONS
-from nograd.wann.classify import evaluate_classification
-from nograd.wann.evaluate import BACKENDS, SwingUpPool, resolve_backend
+from nograd.wann.evaluate import BACKENDS as KERNELS
+from nograd.wann.evaluate import resolve_backend
 from nograd.wann.genome import EXPRESSIONS
 from nograd.wann.ranking import CROWDING_RULES
+from nograd.wann.scorers import ClassifyScorer, GymScorer, RayScorer, Scorer, SwingUpScorer
 
 if TYPE_CHECKING:
     from nograd.envs.gym_adapter import GymEvaluator
@@ -63,6 +72,8 @@ __all__ = [
     "train_wann",
     "resume_wann",
     "resolve_wann_config",
+    "upgrade_wann_config",
+    "is_wann_config",
     "gym_env_id",
     "check_wann_device",
 ]
@@ -112,8 +123,11 @@ DEFAULTS: dict[str, Any] = {
     "device": "cpu",
     "dtype": "float32",
     "steps": 1000,
-    "workers": 1,
-    "backend": "auto",
+    "kernel": "auto",
+    "backend": "local",
+    "ray_address": None,
+    "workers": None,
+    "chunk_size": None,
     "batch": 1000,
     "data_dir": None,
     "data_split": "train",
@@ -146,8 +160,10 @@ _CONSTRAINTS = {
     "p_init_enable": Interval(float, 0, 1),
     "tournament_size": Interval(int, 1, None),
     "steps": Interval(int, 1, 1000),
-    "workers": Interval(int, 1, 64),
-    "backend": Options(BACKENDS),
+    "kernel": Options(KERNELS),
+    "backend": Options(("local", "ray")),
+    "workers": Interval(int, 1, None, allow_none=True),
+    "chunk_size": Interval(int, 1, None, allow_none=True),
     "dtype": Options(("float32", "float64")),
     "batch": Interval(int, 1, None),
     "champion_retests": Interval(int, 0, None),
@@ -215,10 +231,62 @@ def resolve_wann_config(config: dict[str, Any]) -> dict[str, Any]:
         constraints["steps"] = Interval(int, 1, None, allow_none=True)
     validate_params("wann train", resolved, constraints)
     resolved["device"] = check_wann_device(resolved["device"], task)
-    if task == "swingup":  # "auto" becomes the backend it picks here, so a resumed run keeps scoring the same way
-        resolved["backend"] = resolve_backend(resolved["backend"], getattr(torch, resolved["dtype"]))
+    if task == "swingup":  # "auto" becomes the kernel it picks here, so a resumed run keeps scoring the same way
+        resolved["kernel"] = resolve_backend(resolved["kernel"], getattr(torch, resolved["dtype"]))
+    _check_backend(resolved)
     resolved["out"] = str(resolved["out"])
     return resolved
+
+
+def _check_backend(config: dict[str, Any]) -> None:
+    address = config["ray_address"]
+    if address is not None and not (isinstance(address, str) and address):
+        raise ConfigError(f"ray_address must be an address such as 'auto' or 'HOST:6379'. Got {address!r} instead.")
+    if config["backend"] == "ray":
+        if config["device"] != "cpu":
+            raise ConfigError(f"The ray backend scores on the workers' CPUs; drop --device {config['device']}.")
+    elif address is not None:
+        raise ConfigError("--ray-address sets up the ray backend; add --backend ray.")
+
+
+def upgrade_wann_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A run's saved config in today's keys: the swing-up kernel was ``backend`` (and torch before that option),
+    the crowding and expression options came later (their earlier behaviour: nsga2, genes)."""
+    config = dict(config)
+    config.setdefault("expression", "genes")
+    config.setdefault("crowding", "nsga2")
+    if "kernel" not in config:
+        old = config.get("backend")
+        config["kernel"] = old if old in KERNELS else "torch"
+        if old in KERNELS:
+            del config["backend"]
+    return config
+
+
+def is_wann_config(config: dict[str, Any]) -> bool:
+    """Whether a run folder's config is a WANN run's (a supervised run's task is a section, a WANN run's a name)."""
+    return isinstance(config.get("task"), str) and "tournament_size" in config
+
+
+def build_scorer(
+    config: dict[str, Any],
+    data: tuple[torch.Tensor, torch.Tensor] | None = None,
+    gym: GymEvaluator | None = None,
+) -> Scorer:
+    """The scorer of a resolved config, here or on Ray actors (``backend: ray``); ``data``: an image task's images
+    and labels; ``gym``: a gym task's environment."""
+    dtype = getattr(torch, config["dtype"])
+    ray = config["backend"] == "ray"
+    local: Scorer
+    if gym is not None:
+        local = GymScorer(gym, config["steps"], dtype)
+    elif data is None:  # on Ray the actors are the workers: each scores its chunks in its own process
+        local = SwingUpScorer(config["steps"], dtype, config["kernel"], 1 if ray else config["workers"] or 1)
+    else:
+        local = ClassifyScorer(*data, config["batch"], dtype, config["device"])
+    if ray:
+        return RayScorer(local, config["ray_address"], config["workers"], config["chunk_size"])
+    return local
 
 
 class WannTrainer:
@@ -254,7 +322,8 @@ class WannTrainer:
             activations=activations,
             seed=cfg["seed"],
         )
-        self.pool: SwingUpPool | None = None  # swing-up worker processes (torch, workers > 1), started on first use
+        #: scores populations: here or on Ray actors; worker processes and actors start on first use
+        self.scorer = build_scorer(cfg, self.data, self.gym)
         self.elapsed = 0.0
         self.rollouts = 0
         self.champion: Genome | None = None
@@ -315,30 +384,7 @@ class WannTrainer:
     # -- the loop -------------------------------------------------------------------------------------------------
     def _returns(self, genomes: list[Genome], generation: int, reps: int) -> torch.Tensor:
         """[P, W, R] returns of ``genomes``; episodes (or image batches) addressed by (seed, generation, rep)."""
-        cfg = self.config
-        dtype = getattr(torch, cfg["dtype"])
-        if self.gym is not None:
-            return self.gym.evaluate(
-                genomes, seed=cfg["seed"], generation=generation, reps=reps, steps=cfg["steps"], dtype=dtype
-            )
-        if self.data is None:
-            torch_pool = cfg["backend"] == "torch" and cfg["workers"] > 1  # numba runs on threads instead
-            if torch_pool and (self.pool is None or self.pool.closed):
-                self.pool = SwingUpPool(cfg["workers"])
-            return evaluate_swingup(
-                genomes,
-                seed=cfg["seed"],
-                generation=generation,
-                reps=reps,
-                steps=cfg["steps"],
-                dtype=dtype,
-                pool=self.pool if torch_pool else None,
-                backend=cfg["backend"],
-            )
-        inputs, labels = self.data
-        return evaluate_classification(
-            genomes, inputs, labels, cfg["seed"], generation, reps, cfg["batch"], dtype=dtype, device=cfg["device"]
-        )
+        return self.scorer(genomes, self.config["seed"], generation, reps)
 
     def step(self) -> dict[str, Any]:
         """Ask, evaluate and tell one generation; returns its metrics row."""
@@ -411,9 +457,14 @@ class WannTrainer:
             mininterval=0.5,
         )
         previous_handler = install_sigterm_handler()
+        failure: WorkerError | None = None
         try:
             while self.generation < total:
-                row = self.step()
+                try:
+                    row = self.step()
+                except WorkerError as err:  # no worker left: keep what is finished, say how to go on
+                    failure = err
+                    break
                 bar.update(1)
                 bar.set_postfix(
                     best=f"{row['best_fitness']:.1f}",
@@ -428,13 +479,19 @@ class WannTrainer:
             restore_sigterm_handler(previous_handler)
             self.close()
             self._write_checkpoint()
+        if failure is not None and self.generation == 0:
+            raise WorkerError(f"{failure} The run stopped in its first generation: start it again.") from failure
+        if failure is not None:
+            where = "" if self.run is None else f" Continue it with `nograd resume {self.run.path}`."
+            raise WorkerError(
+                f"{failure} The run stopped after generation {self.generation - 1}, its last finished one, and its "
+                f"checkpoint is written.{where} (--backend local goes on in this process.)"
+            ) from failure
         return self.summary()
 
     def close(self) -> None:
-        """Stop the evaluation worker processes, if any (a later ``step`` starts them again)."""
-        if self.pool is not None:
-            self.pool.close()
-            self.pool = None
+        """Stop the evaluation worker processes or Ray actors, if any (a later ``step`` starts them again)."""
+        self.scorer.close()
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -480,40 +537,39 @@ def _truncate_rows(path: Path, generations: int) -> None:
 def train_wann(config: dict[str, Any], progress: bool = True) -> WannTrainer:
     """Resolve ``config``, make a run folder under its ``out`` and run the search."""
     resolved = resolve_wann_config(config)
-    run = RunFolder.create(resolved["out"], re.sub(r"[^A-Za-z0-9._-]+", "-", resolved["task"]), "wann")
-    trainer = WannTrainer(resolved, run, progress=progress)
+    trainer = WannTrainer(resolved, None, progress=progress)
+    trainer.scorer.start()  # join the Ray cluster, if any: a bad address fails before a run folder is made
+    trainer.run = RunFolder.create(resolved["out"], re.sub(r"[^A-Za-z0-9._-]+", "-", resolved["task"]), "wann")
     trainer.fit()
     return trainer
 
 
-def resume_wann(
-    run_dir: str | Path,
-    progress: bool = True,
-    generations: int | None = None,
-    workers: int | None = None,
-    device: str | None = None,
-) -> WannTrainer:
-    """Continue the WANN run in ``run_dir`` from its last checkpoint (optionally to more ``generations``, with
-    another number of swing-up ``workers``, which changes no result, or on another ``device``: a GPU's scores may
-    differ from the CPU's in their last bits, so the generations after the switch may differ from an uninterrupted
-    run's). Runs made before the ``device`` option ran on the CPU."""
+#: What a resumed WANN run may change: none of these changes a result (the device only in the last bits).
+RESUME_CHANGES = ("generations", "workers", "device", "backend", "ray_address", "chunk_size")
+
+
+def resume_wann(run_dir: str | Path, progress: bool = True, **changes: Any) -> WannTrainer:
+    """Continue the WANN run in ``run_dir`` from its last checkpoint.
+
+    ``changes`` (None: keep the run's): more ``generations``; other ``workers``, ``backend`` (local or ray),
+    ``ray_address`` or ``chunk_size``, which change no result; another ``device``: a GPU's scores may differ from
+    the CPU's in their last bits, so the generations after the switch may differ from an uninterrupted run's. Runs
+    made before the ``device`` option ran on the CPU."""
+    unknown = set(changes) - set(RESUME_CHANGES)
+    if unknown:
+        raise ConfigError(f"A resumed WANN run may change only {', '.join(RESUME_CHANGES)}. Got {sorted(unknown)}.")
+    changes = {k: v for k, v in changes.items() if v is not None}
     run = RunFolder.open(run_dir)
-    config = run.read_config()
-    config.setdefault("expression", "genes")  # runs made before the option expressed genomes this way
-    config.setdefault("crowding", "nsga2")  # and ranked this way
-    config.setdefault("backend", "torch")  # and scored swing-up this way
-    if generations is not None:
-        config["generations"] = generations
-    if workers is not None:
-        config["workers"] = workers
-    if device is not None:
-        config["device"] = device
+    config = {**upgrade_wann_config(run.read_config()), **changes}
+    if changes.get("backend") == "local":
+        config["ray_address"] = None
     trainer = WannTrainer(config, run, progress=progress)
     if not run.checkpoint_path("last").exists():
         raise RunFolderError(f"Run folder {run.path} has no checkpoints/last.pt to resume from.")
     trainer.load_state_dict(run.load_checkpoint("last"))
     _truncate_rows(run.path / "metrics.csv", trainer.generation)
-    if generations is not None or workers is not None or device is not None:
+    if changes:
         run.write_config(trainer.config)
+    trainer.scorer.start()
     trainer.fit()
     return trainer

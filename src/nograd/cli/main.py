@@ -98,7 +98,22 @@ def cli() -> None:
     help="YAML config file; options and KEY=VALUE overrides win over it.",
 )
 @click.option("--device", help="cpu (default) or cuda.")
-@click.option("--backend", help="Population evaluation: vectorized (default) or serial.")
+@click.option(
+    "--backend",
+    help="Population evaluation: vectorized (default; in this process), serial, or ray (on Ray actors: "
+    'pip install "nograd[ray]").',
+)
+@click.option(
+    "--ray-address",
+    help="With --backend ray: the cluster to join (auto: the one this machine belongs to; default: RAY_ADDRESS, "
+    "else a local Ray instance).",
+)
+@click.option("--workers", type=int, help="With --backend ray: Ray actors (default: one per free CPU).")
+@click.option(
+    "--chunk-size",
+    type=int,
+    help="Candidates scored in one batched pass (with ray: per actor call; default: the population over the actors).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def train(
     task: str | None,
@@ -111,6 +126,9 @@ def train(
     config_file: Path | None,
     device: str | None,
     backend: str | None,
+    ray_address: str | None,
+    workers: int | None,
+    chunk_size: int | None,
     quiet: bool,
 ) -> None:
     """Train TASK (default: addition) and save a run folder.
@@ -133,7 +151,15 @@ def train(
         flags["model"] = {"name": model_name}
     if budget is not None:
         flags["budget"] = parse_budget(budget)
-    for key, value in (("seed", seed), ("out", out), ("device", device), ("backend", backend)):
+    for key, value in (
+        ("seed", seed),
+        ("out", out),
+        ("device", device),
+        ("backend", backend),
+        ("ray_address", ray_address),
+        ("workers", workers),
+        ("chunk_size", chunk_size),
+    ):
         if value is not None:
             flags[key] = value
     if "method" in flags and config.get("method", {}).get("name") not in (None, method):
@@ -148,12 +174,33 @@ def train(
 
 @cli.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--backend",
+    help="Score populations elsewhere from now on: vectorized, serial or ray (a WANN run: local or ray). "
+    "Results do not change.",
+)
+@click.option("--ray-address", help="With --backend ray: the cluster to join (auto, HOST:PORT).")
+@click.option("--workers", type=int, help="Ray actors (a WANN run: also its local worker processes).")
+@click.option("--chunk-size", type=int, help="Candidates (WANN: genomes) per batched pass or actor call.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def resume(run_dir: Path, quiet: bool) -> None:
-    """Continue an interrupted run from its last checkpoint."""
+def resume(
+    run_dir: Path,
+    backend: str | None,
+    ray_address: str | None,
+    workers: int | None,
+    chunk_size: int | None,
+    quiet: bool,
+) -> None:
+    """Continue an interrupted run (of `nograd train` or `nograd wann train`) from its last checkpoint."""
+    from nograd.runs import RunFolder
     from nograd.train import resume as resume_training
+    from nograd.train_wann import is_wann_config
 
-    trainer = resume_training(run_dir, progress=not quiet)
+    changes = {"backend": backend, "ray_address": ray_address, "workers": workers, "chunk_size": chunk_size}
+    if is_wann_config(RunFolder.open(run_dir).read_config()):
+        _wann_resume(run_dir, quiet, **changes)
+        return
+    trainer = resume_training(run_dir, progress=not quiet, **changes)
     _print_summary(trainer.summary())
 
 
@@ -221,16 +268,32 @@ def wann() -> None:
 @click.option("--dtype", help="float32 (default) or float64 for the rollouts.")
 @click.option("--steps", type=int, help="Steps per episode (swingup: 1000; gym tasks: the environment's time limit).")
 @click.option(
-    "--backend",
+    "--kernel",
     type=click.Choice(["auto", "numba", "torch"]),
     help="Swing-up scoring: numba (a compiled kernel on all torch threads), torch (batched tensor ops) or auto "
     "(default: numba where it is installed).",
 )
 @click.option(
+    "--backend",
+    type=click.Choice(["local", "ray"]),
+    help='Where populations are scored: local (default, this process) or ray (Ray actors; pip install "nograd[ray]"). '
+    "Results do not depend on it.",
+)
+@click.option(
+    "--ray-address",
+    help="With --backend ray: the cluster to join (auto: the one this machine belongs to; default: RAY_ADDRESS, "
+    "else a local Ray instance).",
+)
+@click.option(
     "--workers",
     type=int,
-    help="Swing-up with --backend torch: worker processes that score the population (default 1; results do not "
-    "depend on it).",
+    help="With --backend ray: Ray actors (default: one per free CPU). Local swing-up with --kernel torch: worker "
+    "processes (default 1). Results do not depend on it.",
+)
+@click.option(
+    "--chunk-size",
+    type=int,
+    help="With --backend ray: about this many genomes per actor call (default: one chunk per actor).",
 )
 @click.option("--batch", type=int, help="Classification: images per rollout (default 1000).")
 @click.option("--data-dir", help="Classification: folder with the dataset files.")
@@ -262,8 +325,11 @@ def wann_train(
     device: str | None,
     dtype: str | None,
     steps: int | None,
+    kernel: str | None,
     backend: str | None,
+    ray_address: str | None,
     workers: int | None,
+    chunk_size: int | None,
     batch: int | None,
     data_dir: str | None,
     data_split: str | None,
@@ -280,46 +346,70 @@ def wann_train(
     Shows generation, best and mean fitness and the champion's connections; saves the champion genome
     (champion.json) after each improvement and a checkpoint after every generation.
     """
-    from nograd.train_wann import resume_wann, train_wann
+    from nograd.train_wann import train_wann
+
+    if resume_dir is not None:
+        given = (task, population, reps, p_init_enable, tournament_size, seed, dtype, steps, out, batch, kernel)
+        if any(v is not None for v in (*given, crowding, expression, champion_retests)):
+            raise ConfigError(
+                "--resume continues a run with its own config; only -g/--generations, --device, --backend, "
+                "--ray-address, --workers and --chunk-size may change."
+            )
+        _wann_resume(
+            resume_dir,
+            quiet,
+            generations=generations,
+            device=device,
+            backend=backend,
+            ray_address=ray_address,
+            workers=workers,
+            chunk_size=chunk_size,
+        )
+        return
+    config = {
+        "task": task,
+        "generations": generations,
+        "population": population,
+        "reps": reps,
+        "p_init_enable": p_init_enable,
+        "tournament_size": tournament_size,
+        "crowding": crowding,
+        "expression": expression,
+        "champion_retests": champion_retests,
+        "seed": seed,
+        "device": device,
+        "dtype": dtype,
+        "steps": steps,
+        "kernel": kernel,
+        "backend": backend,
+        "ray_address": ray_address,
+        "workers": workers,
+        "chunk_size": chunk_size,
+        "batch": batch,
+        "data_dir": data_dir,
+        "data_split": data_split,
+        "out": out,
+    }
+    try:
+        trainer = train_wann({k: v for k, v in config.items() if v is not None}, progress=not quiet)
+    except KeyboardInterrupt:
+        click.echo("nograd: interrupted; resume with `nograd resume RUN_DIR`", err=True)
+        sys.exit(130)
+    _print_wann_summary(trainer.summary())
+
+
+def _wann_resume(run_dir: Path, quiet: bool, **changes: Any) -> None:
+    from nograd.train_wann import resume_wann
 
     try:
-        if resume_dir is not None:
-            given = (task, population, reps, p_init_enable, tournament_size, seed, dtype, steps, out, batch, backend)
-            if any(v is not None for v in (*given, crowding, expression, champion_retests)):
-                raise ConfigError(
-                    "--resume continues a run with its own config; only -g/--generations, --workers and --device may "
-                    "change."
-                )
-            trainer = resume_wann(
-                resume_dir, progress=not quiet, generations=generations, workers=workers, device=device
-            )
-        else:
-            config = {
-                "task": task,
-                "generations": generations,
-                "population": population,
-                "reps": reps,
-                "p_init_enable": p_init_enable,
-                "tournament_size": tournament_size,
-                "crowding": crowding,
-                "expression": expression,
-                "champion_retests": champion_retests,
-                "seed": seed,
-                "device": device,
-                "dtype": dtype,
-                "steps": steps,
-                "workers": workers,
-                "backend": backend,
-                "batch": batch,
-                "data_dir": data_dir,
-                "data_split": data_split,
-                "out": out,
-            }
-            trainer = train_wann({k: v for k, v in config.items() if v is not None}, progress=not quiet)
+        trainer = resume_wann(run_dir, progress=not quiet, **changes)
     except KeyboardInterrupt:
-        click.echo("nograd: interrupted; resume with `nograd wann train --resume RUN_DIR`", err=True)
+        click.echo("nograd: interrupted; resume with `nograd resume RUN_DIR`", err=True)
         sys.exit(130)
-    summary = trainer.summary()
+    _print_wann_summary(trainer.summary())
+
+
+def _print_wann_summary(summary: dict[str, Any]) -> None:
     click.echo(
         f"{summary['task']} by WANN (seed {summary['seed']}): champion mean fitness {summary['champion_fitness']:.2f} "
         f"over the shared weights, {summary['champion_connections']} connections, {summary['champion_hidden']} hidden "

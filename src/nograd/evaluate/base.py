@@ -2,7 +2,7 @@
 
 An evaluator binds a task to a model. Called with no arguments it is a closure (the loss of the model's current
 weights); ``evaluate_population(candidates)`` scores a ``[P, numel]`` batch of flat weight vectors at once.
-Methods never know how the work is spread: in-process serial, vectorised, or (later) on Ray workers.
+Methods never know how the work is spread: in-process serial, vectorised, or on Ray actors (``distributed``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from nograd.errors import ConfigError
 from nograd.models.batchnorm import batch_stats_only, has_batchnorm
 from nograd.params import ParamLayout
 from nograd.tasks.base import Task
@@ -95,19 +96,23 @@ class Evaluator(ABC):
     @torch.no_grad()
     def evaluate_population(self, candidates: Tensor) -> Tensor:
         """Losses (float64, NaN as +inf) of the flat weight vectors in ``candidates``, shape ``[P, numel]``."""
-        candidates = candidates.to(device=next(self.model.parameters()).device)
-        if candidates.dim() != 2 or candidates.shape[1] != self.layout.numel:
-            from nograd.errors import ConfigError
+        self._check_candidates(candidates)
+        losses = self._evaluate_all(candidates.to(device=next(self.model.parameters()).device))
+        self._count(len(candidates))
+        return losses.to(torch.float64).nan_to_num(nan=math.inf).cpu()
 
+    def _check_candidates(self, candidates: Tensor) -> None:
+        if candidates.dim() != 2 or candidates.shape[1] != self.layout.numel:
             raise ConfigError(
                 f"Candidates must have shape [population, {self.layout.numel}] for this model. "
                 f"Got {tuple(candidates.shape)} instead."
             )
+
+    def _evaluate_all(self, candidates: Tensor) -> Tensor:
+        """Losses of the whole population, ``chunk_size`` candidates at a time (where the work is spread)."""
         chunk = self.chunk_size or len(candidates)
         with self.scoring():
-            losses = torch.cat([self._evaluate(candidates[i : i + chunk]) for i in range(0, len(candidates), chunk)])
-        self._count(len(candidates))
-        return losses.to(torch.float64).nan_to_num(nan=math.inf).cpu()
+            return torch.cat([self._evaluate(candidates[i : i + chunk]) for i in range(0, len(candidates), chunk)])
 
     @torch.no_grad()
     def evaluate_coordinate(self, param: Tensor, index: tuple[int, ...], values: Tensor) -> Tensor:
@@ -132,6 +137,15 @@ class Evaluator(ABC):
     @abstractmethod
     def _evaluate(self, candidates: Tensor) -> Tensor:
         """Losses of one chunk of candidates."""
+
+    def start(self) -> None:
+        """Start workers now rather than on the first population, if the backend has any (a bad cluster address
+        fails here)."""
+        return None  # in-process backends have none
+
+    def close(self) -> None:
+        """Release workers, if the backend has any (a later evaluation starts them again)."""
+        return None
 
     # -- state --------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -29,6 +29,8 @@ class MethodSpec:
     #: The method knows when it is done (``optimizer.finished``) and marks layer/cycle ends (``optimizer.events``):
     #: with no budget it runs to the end, and it is logged at cycle ends and checkpointed at layer ends.
     runs_to_completion: bool = False
+    #: Each step scores a population through ``evaluate_population``: what a distributed backend (Ray) spreads.
+    scores_populations: bool = False
 
     def default_options(self) -> dict[str, Any]:
         """Every hyperparameter with its default, as the trainer resolves it (the seed is the run's)."""
@@ -96,9 +98,21 @@ def _register_builtin() -> None:
     from nograd.supermask.edge_popup import EdgePopup
     from nograd.supermask.search import MaskSearch
 
-    register_method(MethodSpec("random", RandomSearch, "random search: new random weights each step, keep the best"))
     register_method(
-        MethodSpec("hillclimb", HillClimb, "hill climbing: mutate the best, keep improvements, 1/5-rule step size")
+        MethodSpec(
+            "random",
+            RandomSearch,
+            "random search: new random weights each step, keep the best",
+            scores_populations=True,
+        )
+    )
+    register_method(
+        MethodSpec(
+            "hillclimb",
+            HillClimb,
+            "hill climbing: mutate the best, keep improvements, 1/5-rule step size",
+            scores_populations=True,
+        )
     )
     register_method(
         MethodSpec("metropolis", Metropolis, "Metropolis Monte Carlo: move all weights by N(0, σ²), keep if ΔL ≤ 0")

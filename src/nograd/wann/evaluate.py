@@ -53,7 +53,7 @@ import torch
 from torch import Tensor
 
 from nograd.envs.swingup import MAX_STEPS, BatchedSwingUp, SwingUp, swingup_initial_states
-from nograd.errors import MissingExtraError, NogradError
+from nograd.errors import MissingExtraError, WorkerError
 from nograd.wann.activations import ACTIVATION_ORDER, PREMULTIPLY, activation_ops, scalar_activation
 from nograd.wann.genome import Genome, node_layers
 
@@ -470,10 +470,6 @@ def _numba_rollouts(
     return torch.from_numpy(swingup_kernel.rollouts(compiled, weights, starts, steps, np_dtype, threads))
 
 
-class WorkerError(NogradError, RuntimeError):
-    """A worker process of a ``SwingUpPool`` failed or died; the pool is shut down."""
-
-
 class SwingUpPool:
     """Worker processes that score chunks of a swing-up population; made once, reused every generation, closed
     at the end (or used as a context manager).
@@ -658,21 +654,3 @@ def evaluate_plain(
         if done:
             break
     return total
-
-
-def swingup_chunk(
-    payload: object,
-    genomes: list[Genome],
-    seed: int,
-    generation: int,
-    reps: int,
-    weights: Sequence[float] = SHARED_WEIGHTS,
-    steps: int = MAX_STEPS,
-    backend: str = "auto",
-) -> np.ndarray:
-    """[P, W, R] float32 returns of a chunk of a population, on one thread: what a ``RayActorPool`` actor runs
-    (``payload`` is unused: swing-up needs no data). Equal, chunk by chunk, to ``evaluate_swingup`` of the whole
-    population with the same arguments, so a population split into chunks scores as it does in one piece."""
-    return evaluate_swingup(
-        genomes, seed, generation, reps, weights, steps, dedupe=False, backend=backend, threads=1
-    ).numpy()
