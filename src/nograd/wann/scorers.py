@@ -4,6 +4,7 @@ A scorer is called as ``scorer(genomes, seed, generation, reps)`` and returns th
 with every shared weight on every repetition (float64 or the rollouts' dtype, on the CPU). Episodes and image
 batches are addressed by (seed, generation, rep) and shared by every genome, so a genome's returns depend on the
 genome alone, never on the others scored with it: a population split into chunks scores as it does in one piece.
+Identical genomes are scored once; ``distinct=True`` says the caller has already made sure there are none.
 
 - ``SwingUpScorer``: the native swing-up (``evaluate_swingup``: the numba kernel on this process's threads, or torch
   in ``workers`` processes).
@@ -37,7 +38,9 @@ __all__ = ["Scorer", "SwingUpScorer", "ClassifyScorer", "GymScorer", "RayScorer"
 
 
 class Scorer(Protocol):
-    def __call__(self, genomes: Sequence[Genome], seed: int, generation: int, reps: int) -> Tensor: ...
+    def __call__(
+        self, genomes: Sequence[Genome], seed: int, generation: int, reps: int, distinct: bool = False
+    ) -> Tensor: ...
 
     def start(self) -> None:
         """Start workers now rather than on first use (a bad cluster address fails here)."""
@@ -57,7 +60,9 @@ class SwingUpScorer:
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "pool": None}  # worker processes stay where they were started
 
-    def __call__(self, genomes: Sequence[Genome], seed: int, generation: int, reps: int) -> Tensor:
+    def __call__(
+        self, genomes: Sequence[Genome], seed: int, generation: int, reps: int, distinct: bool = False
+    ) -> Tensor:
         processes = self.kernel == "torch" and self.workers > 1  # numba runs on threads instead
         if processes and (self.pool is None or self.pool.closed):
             self.pool = SwingUpPool(self.workers)
@@ -70,6 +75,7 @@ class SwingUpScorer:
             dtype=self.dtype,
             pool=self.pool if processes else None,
             backend=self.kernel,
+            dedupe=not distinct,
         )
 
     def start(self) -> None:
@@ -88,7 +94,9 @@ class ClassifyScorer:
         self.inputs, self.labels = inputs.to(device), labels.to(device)
         self.batch, self.dtype, self.device = batch, dtype, device
 
-    def __call__(self, genomes: Sequence[Genome], seed: int, generation: int, reps: int) -> Tensor:
+    def __call__(
+        self, genomes: Sequence[Genome], seed: int, generation: int, reps: int, distinct: bool = False
+    ) -> Tensor:
         from nograd.wann.classify import evaluate_classification
 
         return evaluate_classification(
@@ -108,9 +116,17 @@ class GymScorer:
     def __init__(self, evaluator: GymEvaluator, steps: int | None, dtype: torch.dtype):
         self.evaluator, self.steps, self.dtype = evaluator, steps, dtype
 
-    def __call__(self, genomes: Sequence[Genome], seed: int, generation: int, reps: int) -> Tensor:
+    def __call__(
+        self, genomes: Sequence[Genome], seed: int, generation: int, reps: int, distinct: bool = False
+    ) -> Tensor:
         return self.evaluator.evaluate(
-            genomes, seed=seed, generation=generation, reps=reps, steps=self.steps, dtype=self.dtype
+            genomes,
+            seed=seed,
+            generation=generation,
+            reps=reps,
+            steps=self.steps,
+            dtype=self.dtype,
+            dedupe=not distinct,
         )
 
     def start(self) -> None:
@@ -121,8 +137,8 @@ class GymScorer:
 
 
 def score_chunk(scorer: Scorer, genomes: list[Genome], seed: int, generation: int, reps: int) -> np.ndarray:
-    """What a Ray actor runs: its copy of the scorer on one chunk of genomes."""
-    return scorer(genomes, seed, generation, reps).numpy()
+    """What a Ray actor runs: its copy of the scorer on one chunk of distinct genomes."""
+    return scorer(genomes, seed, generation, reps, distinct=True).numpy()
 
 
 class RayScorer:
@@ -147,10 +163,12 @@ class RayScorer:
         if self.pool is None:
             self.pool = RayActorPool(self.workers, self.scorer, address=self.address)
 
-    def __call__(self, genomes: Sequence[Genome], seed: int, generation: int, reps: int) -> Tensor:
+    def __call__(
+        self, genomes: Sequence[Genome], seed: int, generation: int, reps: int, distinct: bool = False
+    ) -> Tensor:
         self.start()
         assert self.pool is not None
-        unique, index = distinct_genomes(genomes)
+        unique, index = (list(genomes), list(range(len(genomes)))) if distinct else distinct_genomes(genomes)
         parts = self.pool.workers if self.chunk_size is None else math.ceil(len(unique) / self.chunk_size)
         chunks = _balanced_chunks(unique, max(1, min(parts, len(unique))))
         results = self.pool.map(
