@@ -15,8 +15,10 @@ within each repeat so that drift in the machine hits them alike:
 Ray's overhead per generation is the Ray time minus the in-process time on the same number of CPUs (1 actor vs 1
 thread, 2 actors vs 2 threads), as a share of the Ray generation. From the figures a model projects N workers: a
 generation takes ``T(N) = s + C / N + o(N)``, where ``s`` is the driver's serial part (ask, tell, splitting),
-``C`` the scoring on one CPU, and ``o(N) = o(2) + b (N - 2)`` Ray's overhead: the one measured on 2 actors plus
-``b`` per further chunk, ``b`` measured as what 16 chunks on 2 actors cost over 2 chunks, per chunk. It assumes
+``C`` the scoring on one CPU, and ``o(N) = max(o(2), 0) + b (N - 2)`` Ray's overhead: the one measured on 2
+actors plus ``b`` per further actor call, ``b`` a round trip of a call that does nothing (16 calls on 2 actors,
+per call); the work each call does on its actor (unpacking, compiling its chunk) runs in parallel and is left in
+``C / N``. It assumes
 chunks of equal cost, workers as fast as this machine's cores, and no network time (all actors were local here);
 it is a model, not a measurement.
 """
@@ -35,6 +37,7 @@ import torch
 from _report import write_section
 from nograd.config import resolve_config
 from nograd.evaluate import RayEvaluator, VectorizedEvaluator
+from nograd.evaluate.ray_pool import RayActorPool
 from nograd.optim import build_optimizer
 from nograd.runs import RunFolder
 from nograd.train import Trainer
@@ -120,18 +123,34 @@ def run_rows(make: dict[str, Callable[[], object]], steps: int, warmup: int = 2)
     return out
 
 
+def _noop(payload: object, k: int) -> int:
+    return k
+
+
+def round_trip(repeat: int = 50) -> float:
+    """Seconds per actor call that does nothing: 16 calls on 2 actors, per call."""
+    pool = RayActorPool(2, None)
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        pool.map(_noop, [(k,) for k in range(16)])
+        times.append((time.perf_counter() - started) / 16)
+    pool.close()
+    return statistics.median(times)
+
+
 def _with_chunks(make: Callable, size: int) -> tuple:
     run, close = make()
     run.evaluator.chunk_size = size
     return run, close
 
 
-def model_rows(local1: float, serial: float, work: float, over2: float, per_chunk: float, population: int) -> list[str]:
+def model_rows(local1: float, serial: float, work: float, over2: float, per_call: float, population: int) -> list[str]:
     """Projected seconds per generation and throughput on N workers: ``T(N) = s + C / N + o(N)`` with
-    ``o(N) = o(2) + b (N - 2)`` (see the module docstring)."""
+    ``o(N) = max(o(2), 0) + b (N - 2)`` (see the module docstring)."""
     rows = []
     for n in (1, 2, 4, 8, 16, 32, 64):
-        over = max(0.0, over2 + per_chunk * (n - 2))
+        over = max(0.0, over2) + per_call * (n - 2)
         total = serial + work / n + over
         rows.append(f"| {n} | {total:.4f} | {population / total:,.0f} | {local1 / total:.1f}x | {over / total:.0%} |")
     return rows
@@ -279,6 +298,7 @@ def main() -> None:
         hc_steps,
     )
     hc_per_chunk = (hc_chunked["16 chunks"] - hc_chunked["2 chunks"]) / 14
+    per_call = round_trip()
     ray.shutdown()
 
     # -- the report ---------------------------------------------------------------------------------------------
@@ -322,24 +342,28 @@ def main() -> None:
             "the work it spreads: Ray pays where a population's scoring takes tens of milliseconds or more (WANN, "
             "RL environments, large networks), not for the addition demo.",
             "",
-            "**Model of N workers** (swing-up; `T(N) = s + C/N + o(N)`, `o(N) = o(2) + b (N - 2)`; a model, not a "
+            "**Model of N workers** (swing-up; `T(N) = s + C/N + o(N)`, `o(N) = max(o(2), 0) + b (N - 2)`; a model, "
+            "not a "
             f"measurement): the driver's serial part s = {wann_serial * 1000:.1f} ms (ask, tell, and finding the "
             f"identical genomes), scoring on one CPU C = {wann_work * 1000:.0f} ms, Ray's overhead on 2 actors "
-            f"o(2) = {wann_over2 * 1000:+.1f} ms, and b = {wann_per_chunk * 1000:.2f} ms per further chunk "
-            f"(2 actors: {chunked[None]:.4f} s per generation in 2 chunks, {chunked[12]:.4f} s in {wann_chunks}). "
+            f"o(2) = {wann_over2 * 1000:+.1f} ms, and b = {per_call * 1000:.2f} ms per further actor call (a call "
+            "that does nothing, 16 on 2 actors). For chunk sizing, on 2 actors a generation took "
+            f"{chunked[None]:.4f} s in 2 chunks and {chunked[12]:.4f} s in {wann_chunks} "
+            f"({wann_per_chunk * 1000:+.1f} ms per extra chunk, its own packing and compiling included). "
             "It assumes chunks of equal cost (they are balanced by nodes and connections, not by episode length), "
             "workers as fast as these cores, and no network; over a network add the round trip per generation.",
             "",
             *model_head,
-            *model_rows(wann["in-process, 1 thread"], wann_serial, wann_work, wann_over2, wann_per_chunk, 192),
+            *model_rows(wann["in-process, 1 thread"], wann_serial, wann_work, wann_over2, per_call, 192),
             "",
             f"Hill climbing on addition, the same model: serial part {hc_serial * 1000:.2f} ms (ask, tell), scoring "
-            f"on one CPU {hc_work * 1000:.2f} ms, o(2) = {hc_over2 * 1000:+.1f} ms, b = {hc_per_chunk * 1000:.2f} ms "
-            f"per chunk (2 actors: {hc_chunked['2 chunks'] * 1000:.1f} ms per step in 2 chunks, "
-            f"{hc_chunked['16 chunks'] * 1000:.1f} ms in 16):",
+            f"on one CPU {hc_work * 1000:.2f} ms, o(2) = {hc_over2 * 1000:+.1f} ms, b as above (on 2 actors a step "
+            "took "
+            f"{hc_chunked['2 chunks'] * 1000:.1f} ms in 2 chunks, {hc_chunked['16 chunks'] * 1000:.1f} ms in 16: "
+            f"{hc_per_chunk * 1000:+.2f} ms per extra chunk):",
             "",
             *model_head,
-            *model_rows(hc["in-process, 1 thread"], hc_serial, hc_work, hc_over2, hc_per_chunk, args.population),
+            *model_rows(hc["in-process, 1 thread"], hc_serial, hc_work, hc_over2, per_call, args.population),
         ]
     )
     print(body)
