@@ -3,7 +3,7 @@
     python benchmarks/ray_overhead.py [--repeat 15] [--grow 150] [--from-run RUN_DIR] [--write]
 
 Two workloads, each timed as whole generations (ask, score, tell) from the same state, the settings taken in turn
-within each repeat so that drift in the machine hits them alike:
+within each generation so that drift in the machine hits them alike:
 
 - WANN swing-up at population 192 (the paper's settings: 6 shared weights x 3 repetitions x up to 1000 steps): a
   search grown for ``--grow`` generations here (or the search state of a finished ``nograd wann train swingup``
@@ -108,19 +108,22 @@ class HillClimbRun:
         self.k += 1
 
 
-def run_rows(make: dict[str, Callable[[], object]], steps: int, warmup: int = 2) -> dict[str, float]:
-    """Median seconds per generation of each setting, run one after another (each starts its workers first)."""
-    out = {}
-    for name, factory in make.items():
-        run, close = factory()
-        for _ in range(warmup):
-            run.generation(timed=False)
-        for _ in range(steps):
-            run.generation()
-        close()
-        out[name] = statistics.median(run.seconds)
+def interleaved(runs: dict[str, WannRun | HillClimbRun], steps: int, warmup: int = 2) -> None:
+    """Every run makes ``warmup`` untimed and ``steps`` timed generations, the runs in turn within each one, so that
+    drift in the machine hits them alike (their workers are all started; only one run works at a time)."""
+    for k in range(warmup + steps):
+        for run in runs.values():
+            run.generation(timed=k >= warmup)
     torch.set_num_threads(2)
-    return out
+
+
+def medians(runs: dict[str, WannRun | HillClimbRun]) -> dict[str, float]:
+    return {name: statistics.median(run.seconds) for name, run in runs.items()}
+
+
+def paired(runs: dict[str, WannRun | HillClimbRun], a: str, b: str) -> float:
+    """Median over generations of run ``a``'s time minus run ``b``'s on the same generation."""
+    return statistics.median(x - y for x, y in zip(runs[a].seconds, runs[b].seconds))
 
 
 def _noop(payload: object, k: int) -> int:
@@ -139,12 +142,6 @@ def round_trip(repeat: int = 50) -> float:
     return statistics.median(times)
 
 
-def _with_chunks(make: Callable, size: int) -> tuple:
-    run, close = make()
-    run.evaluator.chunk_size = size
-    return run, close
-
-
 def model_rows(local1: float, serial: float, work: float, over2: float, per_call: float, population: int) -> list[str]:
     """Projected seconds per generation and throughput on N workers: ``T(N) = s + C / N + o(N)`` with
     ``o(N) = max(o(2), 0) + b (N - 2)`` (see the module docstring)."""
@@ -156,17 +153,17 @@ def model_rows(local1: float, serial: float, work: float, over2: float, per_call
     return rows
 
 
-def table(rows: dict[str, float]) -> list[str]:
+def table(rows: dict[str, float], over: dict[str, float]) -> list[str]:
     lines = [
         "| setting | s/generation | vs in-process on as many CPUs | Ray's overhead | share of the Ray generation |"
     ]
     lines.append("|---|---|---|---|---|")
     for name, seconds in rows.items():
-        if name.startswith("Ray"):
+        if name in over:
             base = rows["in-process, 1 thread" if "1 actor" in name else "in-process, 2 threads"]
-            over = seconds - base
             lines.append(
-                f"| {name} | {seconds:.4f} | {seconds / base:.2f}x | {over * 1000:+.1f} ms | {over / seconds:.0%} |"
+                f"| {name} | {seconds:.4f} | {seconds / base:.2f}x | {over[name] * 1000:+.1f} ms | "
+                f"{over[name] / seconds:.0%} |"
             )
         else:
             lines.append(f"| {name} | {seconds:.4f} | | | |")
@@ -180,6 +177,7 @@ def main() -> None:
     parser.add_argument("--from-run", help="time generations from this swing-up run's last search state instead")
     parser.add_argument("--population", type=int, default=256, help="hill climbing's population")
     parser.add_argument("--write", action="store_true", help="write the section of docs/benchmarks.md")
+    parser.add_argument("--section", default="ray-overhead", help="the section's name in docs/benchmarks.md")
     parser.add_argument("--note", default="", help="a line about the machine's state, for the docs")
     args = parser.parse_args()
 
@@ -189,64 +187,47 @@ def main() -> None:
     search = run_search(args.from_run) if args.from_run else grown_search(args.grow)
     kind = f"the last search state of {args.from_run}" if args.from_run else f"grown for {args.grow} generations"
     started = time.perf_counter()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # 5 logical CPUs on the 2 cores: every setting's actors stay up at once, and only one setting works at a time
+    ray.init(num_cpus=5, include_dashboard=False, log_to_driver=False)
     init_seconds = time.perf_counter() - started
 
     # -- WANN swing-up ------------------------------------------------------------------------------------------
     local = SwingUpScorer(steps=1000, dtype=torch.float32, kernel="numba")
-    probe = RayScorer(local, workers=1)
+    ray1, ray2, ray2_small = RayScorer(local, workers=1), RayScorer(local, workers=2), RayScorer(local, workers=2)
     started = time.perf_counter()
-    probe.start()
+    ray1.start()
     actor_seconds = time.perf_counter() - started
+    ray2.start()
+    ray2_small.start()
     genomes = search.ask()
     distinct = len(distinct_genomes(genomes)[0])
-    assert torch.equal(probe(genomes, 0, 0, 3), local(genomes, 0, 0, 3)), "Ray and local returns differ"
-    probe.close()
-
-    def wann_setting(workers: int | None, threads: int) -> Callable[[], tuple[WannRun, Callable]]:
-        def make() -> tuple[WannRun, Callable]:
-            scorer = local if workers is None else RayScorer(local, workers=workers)
-            scorer.start()
-            return WannRun(search, scorer, threads), scorer.close
-
-        return make
-
-    local1 = WannRun(search, local, 1)  # kept: its scoring times give the driver's serial part
-    wann = run_rows(
-        {
-            "in-process, 1 thread": lambda: (local1, lambda: None),
-            "in-process, 2 threads": wann_setting(None, 2),
-            "Ray, 1 actor": wann_setting(1, 1),
-            "Ray, 2 actors": wann_setting(2, 2),
-        },
-        args.repeat,
-    )
+    ray2_small.chunk_size = math.ceil(distinct / 16)
+    wann_chunks = len(_balanced_chunks(distinct_genomes(genomes)[0], math.ceil(distinct / ray2_small.chunk_size)))
+    assert torch.equal(ray2(genomes, 0, 0, 3), local(genomes, 0, 0, 3)), "Ray and local returns differ"
+    wann_runs = {
+        "in-process, 1 thread": WannRun(search, local, 1),
+        "in-process, 2 threads": WannRun(search, local, 2),
+        "Ray, 1 actor": WannRun(search, ray1, 1),
+        "Ray, 2 actors": WannRun(search, ray2, 2),
+        f"Ray, 2 actors, {wann_chunks} chunks": WannRun(search, ray2_small, 2),
+    }
+    interleaved(wann_runs, args.repeat)
+    for scorer in (ray1, ray2, ray2_small):
+        scorer.close()
+    wann = medians(wann_runs)
+    wann_over = {
+        "Ray, 1 actor": paired(wann_runs, "Ray, 1 actor", "in-process, 1 thread"),
+        "Ray, 2 actors": paired(wann_runs, "Ray, 2 actors", "in-process, 2 threads"),
+    }
+    wann_per_chunk = paired(wann_runs, f"Ray, 2 actors, {wann_chunks} chunks", "Ray, 2 actors") / (wann_chunks - 2)
+    one = wann_runs["in-process, 1 thread"]
     dedupe = []
     for _ in range(10):
         started = time.perf_counter()
         distinct_genomes(genomes)
         dedupe.append(time.perf_counter() - started)
     # serial on the driver: ask, tell, and the search for identical genomes (scoring's first step, here or on Ray)
-    wann_serial = statistics.median(t - s for t, s in zip(local1.seconds, local1.scoring)) + statistics.median(dedupe)
-    # side by side: an in-process run and a 2-actor run make their generations in turn
-    ray2 = RayScorer(local, workers=2)
-    ray2.start()
-    side_local, side_ray = WannRun(search, local, 2), WannRun(search, ray2, 2)
-    for k in range(args.repeat + 2):
-        side_local.generation(timed=k >= 2)
-        side_ray.generation(timed=k >= 2)
-    chunked: dict[int | None, float] = {}
-    for chunk_size in (None, 12):  # 2 chunks (one per actor), then about 16
-        ray2.chunk_size = chunk_size
-        sweep = WannRun(search, ray2, 2)
-        for k in range(args.repeat + 2):
-            sweep.generation(timed=k >= 2)
-        chunked[chunk_size] = statistics.median(sweep.seconds)
-    ray2.close()
-    wann_chunks = len(_balanced_chunks(distinct_genomes(search.ask())[0], math.ceil(distinct / 12)))
-    wann_per_chunk = (chunked[12] - chunked[None]) / (wann_chunks - 2)
-    side = {"local": statistics.median(side_local.seconds), "ray": statistics.median(side_ray.seconds)}
-    torch.set_num_threads(2)
+    wann_serial = statistics.median(t - s for t, s in zip(one.seconds, one.scoring)) + statistics.median(dedupe)
 
     # -- hill climbing on addition ------------------------------------------------------------------------------
     trainer = Trainer(
@@ -259,28 +240,29 @@ def main() -> None:
         progress=False,
     )
     start = [p.detach().clone() for p in trainer.model.parameters()]
-
-    def hc_setting(workers: int | None, threads: int) -> Callable[[], tuple[HillClimbRun, Callable]]:
-        def make() -> tuple[HillClimbRun, Callable]:
-            if workers is None:
-                evaluator = VectorizedEvaluator(trainer.task, trainer.model)
-            else:
-                evaluator = RayEvaluator(trainer.task, trainer.model, workers=workers)
-            evaluator.start()
-            return HillClimbRun(trainer, evaluator, start, threads), evaluator.close
-
-        return make
-
+    evaluators = {
+        "in-process, 1 thread": VectorizedEvaluator(trainer.task, trainer.model),
+        "in-process, 2 threads": VectorizedEvaluator(trainer.task, trainer.model),
+        "Ray, 1 actor": RayEvaluator(trainer.task, trainer.model, workers=1),
+        "Ray, 2 actors": RayEvaluator(trainer.task, trainer.model, workers=2),
+        "Ray, 2 actors, 16 chunks": RayEvaluator(
+            trainer.task, trainer.model, workers=2, chunk_size=args.population // 16
+        ),
+    }
+    hc_runs = {}
+    for name, evaluator in evaluators.items():
+        evaluator.start()
+        hc_runs[name] = HillClimbRun(trainer, evaluator, start, 1 if "1 " in name else 2)
     hc_steps = args.repeat * 10
-    hc = run_rows(
-        {
-            "in-process, 1 thread": hc_setting(None, 1),
-            "in-process, 2 threads": hc_setting(None, 2),
-            "Ray, 1 actor": hc_setting(1, 1),
-            "Ray, 2 actors": hc_setting(2, 2),
-        },
-        hc_steps,
-    )
+    interleaved(hc_runs, hc_steps)
+    for evaluator in evaluators.values():
+        evaluator.close()
+    hc = medians(hc_runs)
+    hc_over = {
+        "Ray, 1 actor": paired(hc_runs, "Ray, 1 actor", "in-process, 1 thread"),
+        "Ray, 2 actors": paired(hc_runs, "Ray, 2 actors", "in-process, 2 threads"),
+    }
+    hc_per_chunk = paired(hc_runs, "Ray, 2 actors, 16 chunks", "Ray, 2 actors") / 14
     torch.set_num_threads(1)
     optimizer = HillClimbRun(trainer, None, start, 1).optimizer
     serial_times = []
@@ -290,85 +272,77 @@ def main() -> None:
         optimizer.tell(torch.rand(len(candidates), dtype=torch.float64), incumbent_loss=1.0)
         serial_times.append(time.perf_counter() - t)
     hc_serial = statistics.median(serial_times)
-    hc_chunked = run_rows(
-        {
-            "2 chunks": hc_setting(2, 2),
-            "16 chunks": lambda: _with_chunks(hc_setting(2, 2), args.population // 16),
-        },
-        hc_steps,
-    )
-    hc_per_chunk = (hc_chunked["16 chunks"] - hc_chunked["2 chunks"]) / 14
     per_call = round_trip()
     ray.shutdown()
 
     # -- the report ---------------------------------------------------------------------------------------------
     wann_work = wann["in-process, 1 thread"] - wann_serial
     hc_work = hc["in-process, 1 thread"] - hc_serial
-    wann_over2 = wann["Ray, 2 actors"] - wann["in-process, 2 threads"]
-    hc_over2 = hc["Ray, 2 actors"] - hc["in-process, 2 threads"]
-    side_over = side["ray"] - side["local"]
     model_head = [
         "| workers N | s/generation | individuals/s | speed-up over 1 CPU in-process | Ray's share |",
         "|---|---|---|---|---|",
     ]
+    w2 = wann_over["Ray, 2 actors"]
     body = "\n".join(
         [
             "## Ray backend: overhead per generation, and a model of N workers",
             "",
-            f"A local Ray instance (`ray.init(num_cpus=2)`) on this 2-core machine; every actor holds one CPU and runs "
-            f"one thread. Medians of {args.repeat} generations (hill climbing: {hc_steps} steps) after 2 untimed ones, "
-            "each setting making the same generations from the same state (ask, score, tell), one setting after the "
-            "other; Ray's overhead is the Ray row minus the "
-            "in-process row on as many CPUs. One-time costs, not in the rows: `ray.init` "
-            f"{init_seconds:.1f} s, the first actor ready (with its numba kernel loaded) {actor_seconds:.1f} s."
-            + (f" {args.note}" if args.note else ""),
+            "A local Ray instance on this 2-core machine (`ray.init(num_cpus=5)`: logical CPUs, so that every "
+            "setting's actors stay up at once); each actor runs one thread. Every setting makes the same generations "
+            "from the same state (ask, score, tell), the settings in turn within each generation, so drift hits them "
+            f"alike: medians of {args.repeat} generations (hill climbing: {hc_steps} steps) after 2 untimed ones. "
+            "Ray's overhead is the median over generations of the Ray setting's time minus the in-process one's on as "
+            "many CPUs (1 actor vs 1 thread, 2 actors vs 2 threads), as a share of the Ray generation. One-time "
+            f"costs, not in the rows: `ray.init` {init_seconds:.1f} s, the first actor ready (its numba kernel "
+            f"loaded) {actor_seconds:.1f} s." + (f" {args.note}" if args.note else ""),
             "",
             f"**WANN swing-up, population 192** ({distinct} distinct networks, 6 shared weights x 3 repetitions x up "
-            f"to 1000 steps; search {kind}; the numba kernel; Ray: one chunk per actor, balanced by cost):",
+            f"to 1000 steps; search {kind}; the numba kernel; Ray: one chunk per actor, balanced by cost, unless "
+            "the row says otherwise):",
             "",
-            *table(wann),
+            *table(wann, wann_over),
             "",
-            f"Side by side in one loop (in-process and 2 actors in turn, {args.repeat} each): in-process "
-            f"{side['local']:.4f} s, Ray {side['ray']:.4f} s, overhead "
-            f"{side_over * 1000:+.1f} ms = {side_over / side['ray']:.0%} of the Ray generation. "
-            "**Must-show: under 20%.**",
+            f"**Must-show (overhead under 20% of the generation at population 192):** 2 actors "
+            f"{w2 * 1000:+.1f} ms = {w2 / wann['Ray, 2 actors']:.0%}, 1 actor "
+            f"{wann_over['Ray, 1 actor'] * 1000:+.1f} ms = {wann_over['Ray, 1 actor'] / wann['Ray, 1 actor']:.0%}.",
             "",
             f"**Hill climbing, population {args.population}, addition** (the demo's MLP on 1000 examples; "
-            "vectorised evaluator; Ray: one chunk per actor):",
+            "vectorised evaluator; Ray: one chunk per actor unless the row says otherwise):",
             "",
-            *table(hc),
+            *table(hc, hc_over),
             "",
             "A hill-climbing step on addition is a few milliseconds of compute, so a Ray round trip costs more than "
             "the work it spreads: Ray pays where a population's scoring takes tens of milliseconds or more (WANN, "
             "RL environments, large networks), not for the addition demo.",
             "",
-            "**Model of N workers** (swing-up; `T(N) = s + C/N + o(N)`, `o(N) = max(o(2), 0) + b (N - 2)`; a model, "
-            "not a "
-            f"measurement): the driver's serial part s = {wann_serial * 1000:.1f} ms (ask, tell, and finding the "
-            f"identical genomes), scoring on one CPU C = {wann_work * 1000:.0f} ms, Ray's overhead on 2 actors "
-            f"o(2) = {wann_over2 * 1000:+.1f} ms, and b = {per_call * 1000:.2f} ms per further actor call (a call "
-            "that does nothing, 16 on 2 actors). For chunk sizing, on 2 actors a generation took "
-            f"{chunked[None]:.4f} s in 2 chunks and {chunked[12]:.4f} s in {wann_chunks} "
-            f"({wann_per_chunk * 1000:+.1f} ms per extra chunk, its own packing and compiling included). "
-            "It assumes chunks of equal cost (they are balanced by nodes and connections, not by episode length), "
-            "workers as fast as these cores, and no network; over a network add the round trip per generation.",
+            "**Chunk size.** More chunks than actors cost a round trip each, and on swing-up each chunk also packs "
+            f"and compiles its own genomes: on 2 actors, {wann_chunks} chunks cost {wann_per_chunk * 1000:+.1f} ms "
+            f"per extra chunk over 2 (hill climbing: 16 chunks, {hc_per_chunk * 1000:+.2f} ms per extra chunk). A "
+            f"call that does nothing takes {per_call * 1000:.2f} ms (16 on 2 actors, per call).",
+            "",
+            "**Model of N workers** (a model, not a measurement): `T(N) = s + C/N + o(N)`, "
+            "`o(N) = max(o(2), 0) + b (N - 2)`. Swing-up: the driver's serial part s = "
+            f"{wann_serial * 1000:.1f} ms (ask, tell, and finding the identical genomes), scoring on one CPU C = "
+            f"{wann_work * 1000:.0f} ms, o(2) = {w2 * 1000:+.1f} ms as measured above, b = {per_call * 1000:.2f} ms "
+            "per further actor call. It assumes chunks of equal cost (they are balanced by nodes and connections, not "
+            "by episode length), workers as fast as these cores, and no network; over a network add the round trip "
+            "per generation.",
             "",
             *model_head,
-            *model_rows(wann["in-process, 1 thread"], wann_serial, wann_work, wann_over2, per_call, 192),
+            *model_rows(wann["in-process, 1 thread"], wann_serial, wann_work, w2, per_call, 192),
             "",
-            f"Hill climbing on addition, the same model: serial part {hc_serial * 1000:.2f} ms (ask, tell), scoring "
-            f"on one CPU {hc_work * 1000:.2f} ms, o(2) = {hc_over2 * 1000:+.1f} ms, b as above (on 2 actors a step "
-            "took "
-            f"{hc_chunked['2 chunks'] * 1000:.1f} ms in 2 chunks, {hc_chunked['16 chunks'] * 1000:.1f} ms in 16: "
-            f"{hc_per_chunk * 1000:+.2f} ms per extra chunk):",
+            f"Hill climbing on addition, the same model: s = {hc_serial * 1000:.2f} ms (ask, tell), C = "
+            f"{hc_work * 1000:.2f} ms, o(2) = {hc_over['Ray, 2 actors'] * 1000:+.1f} ms:",
             "",
             *model_head,
-            *model_rows(hc["in-process, 1 thread"], hc_serial, hc_work, hc_over2, per_call, args.population),
+            *model_rows(
+                hc["in-process, 1 thread"], hc_serial, hc_work, hc_over["Ray, 2 actors"], per_call, args.population
+            ),
         ]
     )
     print(body)
     if args.write:
-        write_section("ray-overhead", body)
+        write_section(args.section, body)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+import pickle
 import sys
 import threading
 import time
@@ -108,7 +109,7 @@ def test_no_actor_left_is_a_clear_error():
     pool = RayActorPool(1, SWINGUP)
     ray.kill(pool.actors[0], no_restart=True)
     with pytest.raises(WorkerError, match="No Ray actor is left"):
-        pool.map(score_chunk, [(grown_population(2, 8), 0, 0, 1)])
+        pool.map(score_chunk, [(pickle.dumps(grown_population(2, 8)), 0, 0, 1)])
     assert pool.workers == 0
 
 
@@ -116,7 +117,7 @@ def test_a_failing_function_is_not_taken_for_a_lost_worker():
     with RayActorPool(1, SWINGUP) as pool:
         wrong = Genome.fully_connected(3, 1, [True] * 4)  # 3 inputs: swing-up refuses it on the actor
         with pytest.raises(WorkerError, match="Scoring failed on a Ray actor"):
-            pool.map(score_chunk, [([wrong], 0, 0, 1)])
+            pool.map(score_chunk, [(pickle.dumps([wrong]), 0, 0, 1)])
         assert pool.workers == 1
 
 
