@@ -274,6 +274,7 @@ def main() -> None:
     hc_serial = statistics.median(serial_times)
     per_call = round_trip()
     ray.shutdown()
+    torch.set_num_threads(2)  # as the in-process rows with 2 threads ran; the machine line reports it
 
     # -- the report ---------------------------------------------------------------------------------------------
     wann_work = wann["in-process, 1 thread"] - wann_serial
