@@ -18,6 +18,7 @@ SCRIPTS = [
     "mc_supermask_table.py",
     "wann_speed.py --write",
     "wann_swingup.py",
+    "ray_overhead.py --write",
 ]
 
 if __name__ == "__main__":
