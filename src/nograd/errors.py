@@ -39,3 +39,14 @@ class MissingExtraError(NogradError, ImportError):
 
 class WorkerError(NogradError, RuntimeError):
     """Evaluation workers failed: no worker is left (processes or Ray actors died), or scoring raised on one."""
+
+
+def run_stopped(failure: WorkerError, finished: str, run_dir: object, local: str) -> WorkerError:
+    """The error a trainer raises after ``failure`` stopped it with its checkpoint written: where it stopped
+    (``finished``: "step 17", "generation 1"), and how to go on (in run folder ``run_dir``, if any, or with the
+    in-process backend ``local``)."""
+    where = "" if run_dir is None else f" Continue it with `nograd resume {run_dir}`."
+    return WorkerError(
+        f"{failure} The run stopped after {finished}, its last finished one, and its checkpoint is written.{where} "
+        f"(--backend {local} goes on in this process.)"
+    )

@@ -17,7 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from nograd.config import resolve_config
-from nograd.errors import CheckpointError, ConfigError, RunFolderError, WorkerError
+from nograd.errors import CheckpointError, ConfigError, RunFolderError, WorkerError, run_stopped
 from nograd.evaluate import build_evaluator
 from nograd.models import build_model
 from nograd.models.batchnorm import has_batchnorm, recalibrate_batchnorm
@@ -195,11 +195,8 @@ class Trainer:
         if interrupted:
             raise KeyboardInterrupt
         if failure is not None:
-            where = "" if self.run is None else f" Continue it with `nograd resume {self.run.path}`."
-            raise WorkerError(
-                f"{failure} The run stopped after step {self.step}, its last finished one, and its checkpoint is "
-                f"written.{where} (--backend vectorized goes on in this process.)"
-            ) from failure
+            run_dir = None if self.run is None else self.run.path
+            raise run_stopped(failure, f"step {self.step}", run_dir, "vectorized") from failure
         if self.run is not None:
             self.run.write_summary(self.summary())
             plot_learning_curve(self.run, title=f"{self.config['task']['name']} by {self.method.name}")

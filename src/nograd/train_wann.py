@@ -48,7 +48,7 @@ import torch
 from tqdm.auto import tqdm
 
 from nograd._validation import Interval, Options, check_unknown_keys, unknown_name_error, validate_params
-from nograd.errors import CheckpointError, ConfigError, RunFolderError, WorkerError
+from nograd.errors import CheckpointError, ConfigError, RunFolderError, WorkerError, run_stopped
 from nograd.runs import RunFolder
 from nograd.runtime import install_sigterm_handler, restore_sigterm_handler
 from nograd.tasks.wann_images import halve_test_split, wann_images
@@ -482,11 +482,8 @@ class WannTrainer:
         if failure is not None and self.generation == 0:
             raise WorkerError(f"{failure} The run stopped in its first generation: start it again.") from failure
         if failure is not None:
-            where = "" if self.run is None else f" Continue it with `nograd resume {self.run.path}`."
-            raise WorkerError(
-                f"{failure} The run stopped after generation {self.generation - 1}, its last finished one, and its "
-                f"checkpoint is written.{where} (--backend local goes on in this process.)"
-            ) from failure
+            run_dir = None if self.run is None else self.run.path
+            raise run_stopped(failure, f"generation {self.generation - 1}", run_dir, "local") from failure
         return self.summary()
 
     def close(self) -> None:

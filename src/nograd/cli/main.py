@@ -76,6 +76,14 @@ class _Cli(click.Group):
             sys.exit(130)
 
 
+#: ``--ray-address``, the same for every command that can run on Ray.
+_RAY_ADDRESS = click.option(
+    "--ray-address",
+    help="With --backend ray: the cluster to join (auto: the one this machine belongs to; HOST:PORT; default: "
+    "RAY_ADDRESS, else a local Ray instance).",
+)
+
+
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="nograd")
 def cli() -> None:
@@ -103,11 +111,7 @@ def cli() -> None:
     help="Population evaluation: vectorized (default; in this process), serial, or ray (on Ray actors: "
     'pip install "nograd[ray]").',
 )
-@click.option(
-    "--ray-address",
-    help="With --backend ray: the cluster to join (auto: the one this machine belongs to; default: RAY_ADDRESS, "
-    "else a local Ray instance).",
-)
+@_RAY_ADDRESS
 @click.option("--workers", type=int, help="With --backend ray: Ray actors (default: one per free CPU).")
 @click.option(
     "--chunk-size",
@@ -179,7 +183,7 @@ def train(
     help="Score populations elsewhere from now on: vectorized, serial or ray (a WANN run: local or ray). "
     "Results do not change.",
 )
-@click.option("--ray-address", help="With --backend ray: the cluster to join (auto, HOST:PORT).")
+@_RAY_ADDRESS
 @click.option("--workers", type=int, help="Ray actors (a WANN run: also its local worker processes).")
 @click.option("--chunk-size", type=int, help="Candidates (WANN: genomes) per batched pass or actor call.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
@@ -279,11 +283,7 @@ def wann() -> None:
     help='Where populations are scored: local (default, this process) or ray (Ray actors; pip install "nograd[ray]"). '
     "Results do not depend on it.",
 )
-@click.option(
-    "--ray-address",
-    help="With --backend ray: the cluster to join (auto: the one this machine belongs to; default: RAY_ADDRESS, "
-    "else a local Ray instance).",
-)
+@_RAY_ADDRESS
 @click.option(
     "--workers",
     type=int,
